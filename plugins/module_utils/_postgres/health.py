@@ -327,7 +327,12 @@ class HealthCheck:
                                  % (self.server['login_role'], ', '.join(missing)), databases=databases, missing=missing)
         total = sum(d['size_bytes'] for d in databases.values())
         status = worst(statuses) if statuses else OK
-        return Check('database_sizes', status, '%d databases, %d bytes in all' % (len(databases), total),
+        parts = []
+        for name, entry in databases.items():
+            growth = entry.get('growth')
+            since = ' (%+d bytes since last run)' % growth['bytes'] if growth else ''
+            parts.append('%s %s%s' % (name, entry['size_pretty'], since))
+        return Check('database_sizes', status, '%d databases: %s' % (len(databases), ', '.join(parts)),
                      databases=databases, total_bytes=total, previous_run=bool(previous))
 
     def _load_state(self):
