@@ -79,7 +79,7 @@ for s in "${stages[@]}"; do
     units) run_stage units ansible-test units --python "$DSR_PYTHON_VERSION" --color no ;;
     functional) run_stage functional "$DSR_PYTHON" -m pytest -p no:cacheprovider tests/functional -q ;;
     integration) run_stage integration ansible-test integration --python "$DSR_PYTHON_VERSION" --color no "${targets[@]}" ;;
-    lint) run_stage lint ansible-lint --offline --profile production ;;
+    lint) run_stage lint env ANSIBLE_COLLECTIONS_PATH="$work" ansible-lint --offline --profile production ;;
     *) echo "unknown stage $s" >&2; exit 2 ;;
   esac
 done
