@@ -25,8 +25,18 @@ else:
     PSYCOPG2_IMPORT_ERROR = None
     HAS_PSYCOPG2 = True
 
+try:
+    import zstandard  # noqa: F401  pylint: disable=unused-import
+except ImportError:
+    ZSTANDARD_IMPORT_ERROR = traceback.format_exc()
+    HAS_ZSTANDARD = False
+else:
+    ZSTANDARD_IMPORT_ERROR = None
+    HAS_ZSTANDARD = True
+
 _LIBRARIES = {
     'psycopg2': (lambda: HAS_PSYCOPG2, lambda: PSYCOPG2_IMPORT_ERROR, 'psycopg2 (or psycopg2-binary)'),
+    'zstandard': (lambda: HAS_ZSTANDARD, lambda: ZSTANDARD_IMPORT_ERROR, 'zstandard'),
 }
 
 

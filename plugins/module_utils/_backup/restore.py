@@ -1,0 +1,484 @@
+# Copyright: Contributors to the dsr.ops collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Restoring a dsr.ops backup into a scratch database, validating it, and swapping it in.
+
+Used by pg_restore and by pg_backup_verify's restore test. The order is what
+keeps the data safe:
+
+1. the stored file is decompressed into a seekable temporary file and its
+   SHA-256 checked on the way: a corrupt backup is refused before any
+   database is touched;
+2. it is restored into a new scratch database (from template0) with
+   ``pg_restore -j N --exit-on-error``, analyzed, and every table's row count
+   compared with the manifest;
+3. only then, and only when asked, the scratch database takes the target's
+   name in one transaction (``ALTER DATABASE ... RENAME`` is transactional);
+   the old database is renamed aside and kept, with its owner, database-level
+   grants, ``ALTER DATABASE ... SET`` settings, connection limit and comment
+   carried over to the new one.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import os
+import re
+import secrets
+import time
+
+from ansible_collections.dsr.ops.plugins.module_utils import _deps
+from ansible_collections.dsr.ops.plugins.module_utils._backup import codec, files, pgtools
+from ansible_collections.dsr.ops.plugins.module_utils._backup import manifest as mf
+from ansible_collections.dsr.ops.plugins.module_utils._backup.errors import BackupInputError, BackupIntegrityError, BackupToolError
+from ansible_collections.dsr.ops.plugins.module_utils._postgres.connection import connect, libpq_environment
+
+if _deps.HAS_PSYCOPG2:
+    import psycopg2
+    from psycopg2 import sql
+
+SCRATCH_PREFIX = 'dsr_ops_scratch_'
+ASIDE_INFIX = '_before_restore_'
+SCRATCH_MARK = 'dsr.ops scratch database'
+# pg_restore session tuning: a scratch database is rebuilt from scratch if the server crashes,
+# and the swap's own synchronous commit flushes all earlier WAL before the new data is used.
+RESTORE_SESSION = '-c maintenance_work_mem=512MB -c synchronous_commit=off'
+_NAME_MAX = 63
+
+
+def resolve_backup(path=None, backup_dir=None, database=None):
+    """Find the backup to use: ``path``, else the newest of ``database`` in ``backup_dir``.
+
+    Returns ``(path, manifest)``.
+    """
+    if path:
+        manifest_file = mf.manifest_path(path)
+        if not os.path.exists(path):
+            raise BackupInputError('backup file %s does not exist' % path)
+        if not os.path.exists(manifest_file):
+            raise BackupInputError('backup file %s has no manifest (%s): it is incomplete or not made by dsr.ops.pg_backup' % (path, manifest_file))
+        return path, mf.load(manifest_file)
+    entries = mf.list_backups(backup_dir, database)
+    if not entries:
+        raise BackupInputError('no backup of database %s in %s' % (database, backup_dir))
+    newest = entries[0]
+    if not os.path.exists(newest['path']):
+        raise BackupIntegrityError('the newest manifest %s points at %s, which is missing' % (newest['manifest_path'], newest['path']))
+    return newest['path'], newest['manifest']
+
+
+def decompress_verified(path, manifest, temp_dir):
+    """Decompress ``path`` into a private temporary file, checking its SHA-256 and size on the way.
+
+    Returns ``(temp path, seconds)``. On any mismatch the temporary file is
+    removed and BackupIntegrityError raised: nothing downstream ever sees bad data.
+    """
+    started = time.monotonic()
+    temp = files.temp_path(temp_dir, os.path.basename(path) + '.raw')
+    try:
+        with files.open_private(temp) as out:
+            raw, stored, dummy = codec.decompress_to(path, manifest['compression'], out.write, expected_sha256=manifest['sha256'])
+        if stored != manifest['stored_size_bytes']:
+            raise BackupIntegrityError('%s is %d bytes but its manifest says %d' % (path, stored, manifest['stored_size_bytes']))
+        if raw != manifest['raw_size_bytes']:
+            raise BackupIntegrityError('%s decompresses to %d bytes but its manifest says %d' % (path, raw, manifest['raw_size_bytes']))
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
+    return temp, time.monotonic() - started
+
+
+def scratch_name(source_database):
+    """A unique scratch database name, recognisable as ours (and so cleanable)."""
+    stamp = mf.utcnow().strftime('%Y%m%d%H%M%S')
+    base = '%s%s_%s_%s' % (SCRATCH_PREFIX, source_database, stamp, secrets.token_hex(3))
+    if len(base) > _NAME_MAX:
+        base = '%s%s_%s' % (SCRATCH_PREFIX, stamp, secrets.token_hex(6))
+    return base
+
+
+def aside_name(target):
+    """The name the replaced database is kept under."""
+    stamp = mf.utcnow().strftime('%Y%m%dT%H%M%S')
+    name = '%s%s%s' % (target, ASIDE_INFIX, stamp)
+    return name if len(name) <= _NAME_MAX else '%s%s%s' % (target[:_NAME_MAX - len(ASIDE_INFIX) - len(stamp)], ASIDE_INFIX, stamp)
+
+
+class Restorer:
+    """Restore operations over an autocommit maintenance connection (to a database other than the target)."""
+
+    def __init__(self, conn, params, pg_bin_dir=None, jobs=2, warnings=None, commands=None):
+        self.conn = conn
+        self.params = params
+        self.pg_bin_dir = pg_bin_dir
+        self.jobs = jobs
+        self.warnings = warnings if warnings is not None else []
+        self.commands = commands if commands is not None else []
+
+    # -- catalog helpers -----------------------------------------------------
+
+    def _one(self, query, args=None):
+        with self.conn.cursor() as cur:
+            cur.execute(query, args)
+            row = cur.fetchone()
+        return row
+
+    def _all(self, query, args=None):
+        with self.conn.cursor() as cur:
+            cur.execute(query, args)
+            return cur.fetchall()
+
+    def execute(self, query, args=None):
+        with self.conn.cursor() as cur:
+            cur.execute(query, args)
+
+    def database_exists(self, name):
+        """Whether database ``name`` exists."""
+        return self._one('SELECT 1 FROM pg_database WHERE datname = %s', (name,)) is not None
+
+    def user_table_count(self, name):
+        """How many user tables database ``name`` holds (connects to it)."""
+        conn = self._connect_to(name)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                            "WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+                            "AND n.nspname NOT LIKE 'pg\\_%%'")
+                return cur.fetchone()[0]
+        finally:
+            conn.close()
+
+    def sessions(self, name):
+        """Other sessions connected to database ``name``."""
+        return self._one('SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()', (name,))[0]
+
+    def _connect_to(self, database):
+        params = dict(self.params)
+        params['login_db'] = database
+        conn, dummy = connect(params)
+        return conn
+
+    # -- scratch databases ---------------------------------------------------
+
+    def create_scratch(self, source_database):
+        """Create an empty scratch database from template0, marked so a later run can clean it up."""
+        name = scratch_name(source_database)
+        self.execute(sql.SQL('CREATE DATABASE {} TEMPLATE template0').format(sql.Identifier(name)))
+        mark = json.dumps({'mark': SCRATCH_MARK, 'source': source_database, 'created': mf.isoformat(mf.utcnow())})
+        self.execute(sql.SQL('COMMENT ON DATABASE {} IS {}').format(sql.Identifier(name), sql.Literal(mark)))
+        return name
+
+    def drop_database(self, name, force=False):
+        """DROP DATABASE, terminating its sessions first when ``force``."""
+        query = 'DROP DATABASE IF EXISTS {} WITH (FORCE)' if force else 'DROP DATABASE IF EXISTS {}'
+        self.execute(sql.SQL(query).format(sql.Identifier(name)))
+
+    def stale_scratch_databases(self, source_database):
+        """Scratch databases of ``source_database`` left by killed runs: ours by name and mark, and unused."""
+        rows = self._all("SELECT d.datname, shobj_description(d.oid, 'pg_database'), "
+                         "(SELECT count(*) FROM pg_stat_activity a WHERE a.datname = d.datname) "
+                         "FROM pg_database d WHERE d.datname LIKE %s", (SCRATCH_PREFIX.replace('_', '\\_') + '%',))
+        stale = []
+        for name, comment, connected in rows:
+            try:
+                mark = json.loads(comment or '{}')
+            except ValueError:
+                continue
+            if mark.get('mark') == SCRATCH_MARK and mark.get('source') == source_database and connected == 0:
+                stale.append(name)
+        return stale
+
+    # -- restore and validation ----------------------------------------------
+
+    def pg_restore(self, raw_path, database):
+        """``pg_restore -j N --exit-on-error`` of a seekable custom-format file into ``database``."""
+        program = pgtools.find_program('pg_restore', self.pg_bin_dir)
+        argv = [program, '--no-password', '--exit-on-error', '--jobs=%d' % self.jobs, '--dbname=%s' % database]
+        if self.params.get('no_owner'):
+            argv += ['--no-owner', '--no-privileges']
+        argv.append(raw_path)
+        self.commands.append(pgtools.display_command(argv))
+        env = libpq_environment(self.params)
+        env['PGDATABASE'] = database
+        env['PGOPTIONS'] = (env.get('PGOPTIONS', '') + ' ' + RESTORE_SESSION).strip()
+        started = time.monotonic()
+        stderr = pgtools.Tool(argv, env).wait('pg_restore into %s' % database)
+        if stderr:
+            self.warnings.append('pg_restore: %s' % stderr)
+        return time.monotonic() - started
+
+    def restore_globals(self, globals_path):
+        """Replay a globals dump with psql; roles that already exist are reported, other errors fail."""
+        program = pgtools.find_program('psql', self.pg_bin_dir)
+        argv = [program, '--no-password', '--no-psqlrc', '--quiet', '--dbname=postgres', '--file=%s' % globals_path]
+        self.commands.append(pgtools.display_command(argv))
+        tool = pgtools.Tool(argv, libpq_environment(self.params))
+        stderr = tool.wait('psql replaying %s' % globals_path)
+        errors = [line for line in stderr.splitlines() if 'ERROR:' in line]
+        unexpected = [line for line in errors if 'already exists' not in line]
+        if unexpected:
+            raise BackupToolError('replaying the globals dump failed: %s' % '; '.join(unexpected[:5]))
+        return len(errors)
+
+    def analyze(self, database):
+        """ANALYZE the restored database in parallel (vacuumdb --analyze-only -j N)."""
+        program = pgtools.find_program('vacuumdb', self.pg_bin_dir)
+        argv = [program, '--no-password', '--analyze-only', '--quiet', '--jobs=%d' % self.jobs, '--dbname=%s' % database]
+        self.commands.append(pgtools.display_command(argv))
+        env = libpq_environment(self.params)
+        started = time.monotonic()
+        pgtools.Tool(argv, env).wait('ANALYZE of %s' % database)
+        return time.monotonic() - started
+
+    def compare_row_counts(self, database, expected):
+        """Count every table of the manifest in ``database`` (``jobs`` connections) and compare.
+
+        Returns ``(mismatches, seconds)``; a mismatch is ``{table, expected, found}``.
+        """
+        started = time.monotonic()
+        tables = sorted(expected)
+
+        def count(batch):
+            conn = self._connect_to(database)
+            found = {}
+            try:
+                with conn.cursor() as cur:
+                    for key in batch:
+                        schema, name = key.split('.', 1)
+                        try:
+                            cur.execute(sql.SQL('SELECT count(*) FROM {}.{}').format(sql.Identifier(schema), sql.Identifier(name)))
+                            found[key] = cur.fetchone()[0]
+                        except psycopg2.Error as exc:
+                            found[key] = 'error: %s' % (exc.pgerror or exc).strip()
+            finally:
+                conn.close()
+            return found
+
+        batches = [tables[i::self.jobs] for i in range(self.jobs)]
+        found = {}
+        with concurrent.futures.ThreadPoolExecutor(max_workers=self.jobs) as pool:
+            for part in pool.map(count, [b for b in batches if b]):
+                found.update(part)
+        mismatches = [{'table': key, 'expected': expected[key], 'found': found.get(key)}
+                      for key in tables if expected[key] is not None and found.get(key) != expected[key]]
+        return mismatches, time.monotonic() - started
+
+    # -- swap -----------------------------------------------------------------
+
+    def database_properties(self, name):
+        """What a database carries that a dump does not: owner, grants, settings, limit, comment."""
+        row = self._one("SELECT d.oid, pg_get_userbyid(d.datdba), d.datconnlimit, shobj_description(d.oid, 'pg_database'), d.datacl IS NULL "
+                        "FROM pg_database d WHERE d.datname = %s", (name,))
+        oid, owner, connlimit, comment, default_acl = row
+        grants = self._all("SELECT CASE WHEN a.grantee = 0 THEN NULL ELSE pg_get_userbyid(a.grantee) END, a.privilege_type, a.is_grantable "
+                           "FROM pg_database d, aclexplode(d.datacl) a WHERE d.oid = %s ORDER BY 1 NULLS FIRST, 2", (oid,))
+        settings = self._all("SELECT CASE WHEN s.setrole = 0 THEN NULL ELSE pg_get_userbyid(s.setrole) END, unnest(s.setconfig) "
+                             "FROM pg_db_role_setting s WHERE s.setdatabase = %s ORDER BY 1 NULLS FIRST", (oid,))
+        return {'owner': owner, 'connection_limit': connlimit, 'comment': comment, 'default_acl': default_acl,
+                'grants': [list(g) for g in grants], 'settings': [list(s) for s in settings]}
+
+    def carry_over(self, properties, database):
+        """Give ``database`` the owner, grants, settings, connection limit and comment in ``properties``."""
+        ident = sql.Identifier(database)
+        statements = [sql.SQL('ALTER DATABASE {} OWNER TO {}').format(ident, sql.Identifier(properties['owner'])),
+                      sql.SQL('ALTER DATABASE {} CONNECTION LIMIT {}').format(ident, sql.Literal(properties['connection_limit']))]
+        if not properties['default_acl']:
+            statements.append(sql.SQL('REVOKE ALL ON DATABASE {} FROM PUBLIC').format(ident))
+            for grantee, privilege, grantable in properties['grants']:
+                statements.append(sql.SQL('GRANT {} ON DATABASE {} TO {}{}').format(
+                    sql.SQL(privilege), ident, sql.Identifier(grantee) if grantee else sql.SQL('PUBLIC'),
+                    sql.SQL(' WITH GRANT OPTION') if grantable else sql.SQL('')))
+        for role, setting in properties['settings']:
+            name, dummy, value = setting.partition('=')
+            if role:
+                statements.append(sql.SQL('ALTER ROLE {} IN DATABASE {} SET {} = {}').format(
+                    sql.Identifier(role), ident, sql.Identifier(name), sql.Literal(value)))
+            else:
+                statements.append(sql.SQL('ALTER DATABASE {} SET {} = {}').format(ident, sql.Identifier(name), sql.Literal(value)))
+        if properties['comment'] is not None:
+            statements.append(sql.SQL('COMMENT ON DATABASE {} IS {}').format(ident, sql.Literal(properties['comment'])))
+        else:
+            statements.append(sql.SQL('COMMENT ON DATABASE {} IS NULL').format(ident))
+        for statement in statements:
+            self.commands.append(statement.as_string(self.conn))
+            self.execute(statement)
+
+    def swap(self, scratch, target, terminate):
+        """Put ``scratch`` in ``target``'s place in one transaction; return the aside name.
+
+        New connections to the target are refused first; its sessions are
+        terminated only when ``terminate`` is true (otherwise their presence fails
+        the swap before anything is renamed).
+        """
+        aside = aside_name(target)
+        ident = sql.Identifier(target)
+        self.execute(sql.SQL('ALTER DATABASE {} ALLOW_CONNECTIONS false').format(ident))
+        try:
+            remaining = self.sessions(target)
+            if remaining and not terminate:
+                raise BackupInputError('%d sessions are connected to %s: stop the applications or set terminate_connections=true' % (remaining, target))
+            if remaining:
+                self.execute('SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()', (target,))
+                deadline = time.monotonic() + 30
+                while self.sessions(target) and time.monotonic() < deadline:
+                    time.sleep(0.2)
+            statements = [sql.SQL('ALTER DATABASE {} RENAME TO {}').format(ident, sql.Identifier(aside)),
+                          sql.SQL('ALTER DATABASE {} RENAME TO {}').format(sql.Identifier(scratch), ident)]
+            self.conn.autocommit = False
+            try:
+                with self.conn.cursor() as cur:
+                    for statement in statements:
+                        self.commands.append(statement.as_string(self.conn))
+                        cur.execute(statement)
+                self.conn.commit()
+            except BaseException:
+                self.conn.rollback()
+                raise
+            finally:
+                self.conn.autocommit = True
+        except BaseException:
+            # the target is still the target: let its users back in
+            if self.database_exists(target) and not self.database_exists(aside):
+                self.execute(sql.SQL('ALTER DATABASE {} ALLOW_CONNECTIONS true').format(ident))
+            raise
+        # the new database accepts connections (template0 clones do); the aside copy too, for inspection
+        self.execute(sql.SQL('ALTER DATABASE {} ALLOW_CONNECTIONS true').format(sql.Identifier(aside)))
+        return aside
+
+    def aside_databases(self, target):
+        """Databases kept aside by earlier swaps of ``target``."""
+        pattern = '^' + re.escape(target) + re.escape(ASIDE_INFIX) + r'\d{8}T\d{6}$'
+        return [row[0] for row in self._all('SELECT datname FROM pg_database WHERE datname ~ %s ORDER BY 1', (pattern,))]
+
+
+def restore_and_validate(restorer, raw_path, manifest, scratch, analyze=True):
+    """Restore a decompressed backup into ``scratch``, analyze, compare row counts; raise on mismatch.
+
+    Returns a dict of timings and the validation result.
+    """
+    figures = {'restore_seconds': round(restorer.pg_restore(raw_path, scratch), 3)}
+    if analyze:
+        figures['analyze_seconds'] = round(restorer.analyze(scratch), 3)
+    mismatches, seconds = restorer.compare_row_counts(scratch, manifest.get('row_counts') or {})
+    figures['count_seconds'] = round(seconds, 3)
+    figures['validation'] = {'tables': len(manifest.get('row_counts') or {}), 'mismatches': mismatches, 'status': 'ok' if not mismatches else 'critical'}
+    if mismatches:
+        raise BackupIntegrityError('the restored database does not match the manifest: %s' % ', '.join(
+            '%s has %s rows, expected %s' % (m['table'], m['found'], m['expected']) for m in mismatches[:5]))
+    return figures
+
+
+
+class RestoreRun:
+    """The whole pg_restore module: verify, restore to scratch, validate, create or swap."""
+
+    def __init__(self, params, check_mode=False):
+        self.params = params
+        self.check_mode = check_mode
+        self.warnings = []
+        self.commands = []
+        # set once the target has been replaced: from then on a failure is not "nothing changed"
+        self.target_changed = False
+
+    def _maintenance_params(self):
+        params = dict(self.params)
+        params['login_db'] = self.params.get('login_db') or 'postgres'
+        return params
+
+    def run(self):
+        """Restore (state=restored) or drop kept-aside databases (state=aside_dropped)."""
+        conn, dummy = connect(self._maintenance_params())
+        try:
+            restorer = Restorer(conn, self._maintenance_params(), self.params.get('pg_bin_dir'), self.params['jobs'], self.warnings, self.commands)
+            if self.params['state'] == 'aside_dropped':
+                return self._drop_aside(restorer)
+            return self._restore(restorer)
+        except psycopg2.Error as exc:
+            raise BackupToolError('query failed: %s' % (exc.pgerror or str(exc)).strip()) from None
+        finally:
+            conn.close()
+
+    def _drop_aside(self, restorer):
+        target = self.params['target_database']
+        if not target:
+            raise BackupInputError('target_database is required with state=aside_dropped')
+        aside = restorer.aside_databases(target)
+        if not self.check_mode:
+            for name in aside:
+                restorer.drop_database(name)
+        return {'changed': bool(aside), 'dropped': aside, 'target_database': target,
+                'msg': '%s %d databases kept aside from earlier restores of %s' % ('would drop' if self.check_mode else 'dropped', len(aside), target)}
+
+    def _restore(self, restorer):
+        started = time.monotonic()
+        path, manifest = resolve_backup(self.params.get('path'), self.params.get('backup_dir'), self.params.get('database'))
+        target = self.params.get('target_database') or manifest['database']
+        pg_restore = pgtools.find_program('pg_restore', self.params.get('pg_bin_dir'))
+        restore_major, dummy, restore_version = pgtools.program_version(pg_restore)
+        dump_major = pgtools.major_version(manifest.get('pg_dump_version'))
+        if dump_major is None:
+            raise BackupInputError('the manifest of %s does not say which pg_dump made it' % path)
+        if restore_major < dump_major:
+            raise BackupToolError('%s is version %d but the backup was made by pg_dump %d: install postgresql-client-%d or set pg_bin_dir'
+                                  % (pg_restore, restore_major, dump_major, dump_major))
+        exists = restorer.database_exists(target)
+        tables = restorer.user_table_count(target) if exists else 0
+        if exists and tables and not self.params['swap']:
+            raise BackupInputError('database %s exists and holds %d tables: restoring into it is refused; set swap=true to restore into a '
+                                   'scratch database and swap it in (the current one is kept aside)' % (target, tables))
+        action = 'swap' if exists and tables else ('replace_empty' if exists else 'create')
+        result = {'changed': not self.check_mode, 'backup_path': path, 'backup_started_at': manifest['started_at'], 'target_database': target,
+                  'action': action, 'pg_restore_version': restore_version, 'manifest_sha256': manifest['sha256']}
+        if self.check_mode:
+            result['msg'] = '%s: would verify %s, restore it into a scratch database and %s %s' % (
+                target, path, {'create': 'rename it to', 'swap': 'swap it with', 'replace_empty': 'swap it with the empty'}[action], target)
+            return result
+
+        stale = restorer.stale_scratch_databases(manifest['database'])
+        for name in stale:
+            restorer.drop_database(name)
+        result['dropped_stale_scratch_databases'] = stale
+
+        temp_dir = self.params.get('temp_dir') or os.path.dirname(os.path.abspath(path))
+        raw, verify_seconds = decompress_verified(path, manifest, temp_dir)
+        result['verify_seconds'] = round(verify_seconds, 3)
+        scratch = None
+        try:
+            if self.params.get('globals'):
+                globals_file = path + mf.GLOBALS_SUFFIX
+                if not os.path.exists(globals_file):
+                    raise BackupInputError('globals=true but the backup has no globals dump (%s)' % globals_file)
+                result['globals_existing_errors'] = restorer.restore_globals(globals_file)
+            scratch = restorer.create_scratch(manifest['database'])
+            result.update(restore_and_validate(restorer, raw, manifest, scratch))
+            swap_started = time.monotonic()
+            if action == 'create':
+                statement = sql.SQL('ALTER DATABASE {} RENAME TO {}').format(sql.Identifier(scratch), sql.Identifier(target))
+                self.commands.append(statement.as_string(restorer.conn))
+                restorer.execute(statement)
+                self.target_changed = True
+                restorer.execute(sql.SQL('COMMENT ON DATABASE {} IS NULL').format(sql.Identifier(target)))
+                result['aside_database'] = None
+            else:
+                restorer.carry_over(restorer.database_properties(target), scratch)
+                result['aside_database'] = restorer.swap(scratch, target, self.params['terminate_connections'])
+                self.target_changed = True
+                if action == 'replace_empty':
+                    restorer.drop_database(result['aside_database'])
+                    result['aside_database'] = None
+            scratch = None
+            result['swap_seconds'] = round(time.monotonic() - swap_started, 3)
+        finally:
+            if scratch:
+                restorer.drop_database(scratch, force=True)
+            if os.path.exists(raw):
+                os.unlink(raw)
+        result['duration_seconds'] = round(time.monotonic() - started, 3)
+        result['data_age_seconds'] = round((mf.utcnow() - mf.parse_time(manifest['started_at'])).total_seconds(), 0)
+        result['warnings'] = self.warnings
+        result['commands'] = self.commands
+        result['msg'] = 'restored %s into %s (%s) in %.1f s, %d tables validated' % (
+            os.path.basename(path), target, action, result['duration_seconds'], result['validation']['tables'])
+        return result
