@@ -34,9 +34,33 @@ else:
     ZSTANDARD_IMPORT_ERROR = None
     HAS_ZSTANDARD = True
 
+try:
+    import cryptography  # noqa: F401  pylint: disable=unused-import
+    import cryptography.x509  # noqa: F401  pylint: disable=unused-import
+except ImportError:
+    CRYPTOGRAPHY_IMPORT_ERROR = traceback.format_exc()
+    HAS_CRYPTOGRAPHY = False
+else:
+    CRYPTOGRAPHY_IMPORT_ERROR = None
+    HAS_CRYPTOGRAPHY = True
+
+# pyOpenSSL, for the chain a TLS server presents: Python 3.11's ssl module only
+# exposes the leaf (get_unverified_chain is public from 3.13 on).
+try:
+    import OpenSSL  # noqa: F401  pylint: disable=unused-import
+    import OpenSSL.SSL  # noqa: F401  pylint: disable=unused-import
+except ImportError:
+    PYOPENSSL_IMPORT_ERROR = traceback.format_exc()
+    HAS_PYOPENSSL = False
+else:
+    PYOPENSSL_IMPORT_ERROR = None
+    HAS_PYOPENSSL = True
+
 _LIBRARIES = {
     'psycopg2': (lambda: HAS_PSYCOPG2, lambda: PSYCOPG2_IMPORT_ERROR, 'psycopg2 (or psycopg2-binary)'),
     'zstandard': (lambda: HAS_ZSTANDARD, lambda: ZSTANDARD_IMPORT_ERROR, 'zstandard'),
+    'cryptography': (lambda: HAS_CRYPTOGRAPHY, lambda: CRYPTOGRAPHY_IMPORT_ERROR, 'cryptography'),
+    'OpenSSL': (lambda: HAS_PYOPENSSL, lambda: PYOPENSSL_IMPORT_ERROR, 'pyOpenSSL'),
 }
 
 
