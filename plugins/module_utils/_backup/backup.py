@@ -63,17 +63,24 @@ def table_key(schema, name):
 
 
 def count_rows(cur):
-    """Exact row counts of every dumped table, in the transaction's snapshot."""
+    """Exact row counts of every dumped table, in the transaction's snapshot.
+
+    Returns ``(counts, materialized views)``; an unpopulated materialized view counts None.
+    """
     cur.execute(_TABLES_SQL)
     tables = cur.fetchall()
     counts = {}
+    matviews = []
     for schema, name, relkind, populated in tables:
-        if relkind == 'm' and not populated:
-            counts[table_key(schema, name)] = None
-            continue
+        key = table_key(schema, name)
+        if relkind == 'm':
+            matviews.append(key)
+            if not populated:
+                counts[key] = None
+                continue
         cur.execute(sql.SQL('SELECT count(*) FROM {}.{}').format(sql.Identifier(schema), sql.Identifier(name)))
-        counts[table_key(schema, name)] = cur.fetchone()[0]
-    return counts
+        counts[key] = cur.fetchone()[0]
+    return counts, matviews
 
 
 def clean_stale_temps(directories, database):
@@ -210,7 +217,7 @@ class Backup:
                 dump = pgtools.Tool(argv, env)
                 try:
                     # counted in the same snapshot while pg_dump works
-                    row_counts = count_rows(cur)
+                    row_counts, matviews = count_rows(cur)
                 except psycopg2.Error:
                     dump.kill()
                     raise
@@ -251,6 +258,7 @@ class Backup:
                 'sha256': sha256,
                 'snapshot': snapshot,
                 'row_counts': row_counts,
+                'materialized_views': matviews,
                 'globals': globals_path and {'file': os.path.basename(globals_path), 'sha256': files.sha256_file(globals_path)[0]},
             }
             files.write_json_atomic(mf.manifest_path(final_path), data)

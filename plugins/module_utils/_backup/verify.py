@@ -1,0 +1,242 @@
+# Copyright: Contributors to the dsr.ops collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Verification of a dsr.ops backup, behind dsr.ops.pg_backup_verify.
+
+Sub-checks, each in the shared status vocabulary:
+
+* ``freshness``: the newest backup is younger than ``max_age``;
+* ``checksum``: SHA-256 and size of the stored file match the manifest;
+* ``decompression``: the file decompresses completely to the recorded raw size;
+* ``contents``: ``pg_restore --list`` reads the archive's table of contents and
+  finds a TABLE DATA entry for every table of the manifest;
+* ``restore_test`` (optional): restored into a scratch database, analyzed,
+  every row count compared with the manifest, scratch database dropped.
+
+Checksum, decompression and contents are one streaming pass over the file:
+no temporary disk, flat memory.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+from ansible_collections.dsr.ops.plugins.module_utils._backup import codec, files, pgtools
+from ansible_collections.dsr.ops.plugins.module_utils._backup import manifest as mf
+from ansible_collections.dsr.ops.plugins.module_utils._backup.errors import BackupError, BackupInputError, BackupIntegrityError
+from ansible_collections.dsr.ops.plugins.module_utils._backup.restore import Restorer, decompress_verified, restore_and_validate
+from ansible_collections.dsr.ops.plugins.module_utils._postgres.connection import PostgresError, connect
+from ansible_collections.dsr.ops.plugins.module_utils._status import CRITICAL, OK, Check, summarize
+
+
+def _newest_or_named(params):
+    """Return ``(path, manifest, entries)``; entries is the listing when a directory was given."""
+    if params.get('path'):
+        path = params['path']
+        manifest_file = mf.manifest_path(path)
+        if not os.path.exists(manifest_file):
+            raise BackupInputError('%s has no manifest (%s): not a complete dsr.ops backup' % (path, manifest_file))
+        return path, mf.load(manifest_file), None
+    entries = mf.list_backups(params['backup_dir'], params['database'])
+    if not entries:
+        return None, None, entries
+    return entries[0]['path'], entries[0]['manifest'], entries
+
+
+class TocReader:
+    """Feeds decompressed bytes to ``pg_restore --list`` on stdin; keeps going after it has read the TOC."""
+
+    def __init__(self, program):
+        self.argv = [program, '--list']
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # pylint: disable=consider-using-with
+        self.open = True
+
+    def write(self, block):
+        """Pass a block on while pg_restore still reads."""
+        if not self.open:
+            return
+        try:
+            self.proc.stdin.write(block)
+        except BrokenPipeError:
+            # pg_restore --list stops reading once it has the table of contents
+            self.open = False
+
+    def finish(self):
+        """Return (exit status, stdout, stderr)."""
+        if self.open:
+            try:
+                self.proc.stdin.close()
+            except BrokenPipeError:
+                pass
+        stdout, stderr = self.proc.communicate()
+        return self.proc.returncode, stdout.decode('utf-8', 'replace'), stderr.decode('utf-8', 'replace')
+
+    def abort(self):
+        """Stop pg_restore when the stream broke."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.communicate()
+
+
+class Verification:
+    """Verify one backup. ``params`` holds the module's options (durations already in seconds)."""
+
+    def __init__(self, params, check_mode=False, now=mf.utcnow):
+        self.params = params
+        self.check_mode = check_mode
+        self.now = now
+        self.commands = []
+
+    def run(self):
+        """Run the sub-checks; return the result dict (``status``, ``checks``, ...)."""
+        path, manifest, entries = _newest_or_named(self.params)
+        checks = [self._freshness(manifest, entries)]
+        result = {'path': path, 'manifest_path': mf.manifest_path(path) if path else None, 'backups_found': len(entries) if entries is not None else 1}
+        if not path:
+            for name in ('checksum', 'decompression', 'contents', 'restore_test'):
+                checks.append(Check.skipped(name, 'no backup to verify'))
+            return self._finish(result, checks, None, None)
+        if not os.path.exists(path):
+            checks.append(Check(name='checksum', status=CRITICAL, msg='the manifest points at %s, which is missing' % path))
+            return self._finish(result, checks, path, manifest)
+        result.update(database=manifest['database'], started_at=manifest['started_at'], sha256=manifest['sha256'])
+        checks += self._stream_checks(path, manifest)
+        checks.append(self._restore_test(path, manifest, stream_ok=all(c.status == OK for c in checks[1:])))
+        return self._finish(result, checks, path, manifest)
+
+    # -- sub-checks ----------------------------------------------------------
+
+    def _freshness(self, manifest, entries):
+        max_age = self.params.get('max_age')
+        if manifest is None:
+            where = '%s in %s' % (self.params.get('database'), self.params.get('backup_dir'))
+            return Check('freshness', CRITICAL, 'no backup of %s' % where, age_seconds=None, max_age_seconds=max_age)
+        age = (self.now() - mf.parse_time(manifest['started_at'])).total_seconds()
+        if max_age is None:
+            return Check('freshness', OK, 'newest backup is %.0f s old (no max_age given)' % age, age_seconds=round(age), max_age_seconds=None)
+        status = CRITICAL if age > max_age else OK
+        return Check('freshness', status, 'newest backup is %.0f s old, max_age %.0f s' % (age, max_age), age_seconds=round(age), max_age_seconds=max_age)
+
+    def _stream_checks(self, path, manifest):
+        if not self.params.get('decompress', True):
+            digest, size = files.sha256_file(path)
+            ok = digest == manifest['sha256'] and size == manifest['stored_size_bytes']
+            return [Check('checksum', OK if ok else CRITICAL, 'SHA-256 %s' % ('matches the manifest' if ok else 'or size differs from the manifest: %s, %d bytes' % (digest, size)),
+                          sha256=digest, size_bytes=size),
+                    Check.skipped('decompression', 'decompress=false'), Check.skipped('contents', 'decompress=false')]
+        program = pgtools.find_program('pg_restore', self.params.get('pg_bin_dir'))
+        toc = TocReader(program)
+        self.commands.append(pgtools.display_command(toc.argv) + ' < (decompressed stream)')
+        started = time.monotonic()
+        try:
+            raw, stored, digest = codec.decompress_to(path, manifest['compression'], toc.write)
+        except BackupIntegrityError as exc:
+            toc.abort()
+            digest, size = files.sha256_file(path)
+            checksum_ok = digest == manifest['sha256']
+            return [Check('checksum', OK if checksum_ok else CRITICAL, 'SHA-256 %s the manifest' % ('matches' if checksum_ok else 'differs from'),
+                          sha256=digest, size_bytes=size),
+                    Check('decompression', CRITICAL, str(exc)),
+                    Check.skipped('contents', 'the archive does not decompress')]
+        seconds = time.monotonic() - started
+        checks = []
+        checksum_ok = digest == manifest['sha256'] and stored == manifest['stored_size_bytes']
+        checks.append(Check('checksum', OK if checksum_ok else CRITICAL,
+                            'SHA-256 and size match the manifest' if checksum_ok else
+                            'SHA-256 %s / %d bytes, manifest says %s / %d bytes' % (digest, stored, manifest['sha256'], manifest['stored_size_bytes']),
+                            sha256=digest, size_bytes=stored, seconds=round(seconds, 3)))
+        raw_ok = raw == manifest['raw_size_bytes']
+        checks.append(Check('decompression', OK if raw_ok else CRITICAL,
+                            'decompresses to %d bytes%s' % (raw, '' if raw_ok else ', manifest says %d' % manifest['raw_size_bytes']), raw_size_bytes=raw))
+        checks.append(self._contents(toc, manifest))
+        return checks
+
+    @staticmethod
+    def _contents(toc, manifest):
+        returncode, stdout, stderr = toc.finish()
+        if returncode != 0:
+            return Check('contents', CRITICAL, 'pg_restore --list cannot read the archive: %s' % stderr.strip()[:500])
+        table_data = [line for line in stdout.splitlines() if ' TABLE DATA ' in line]
+        expected = manifest.get('row_counts') or {}
+        tables = len([k for k, v in expected.items() if k not in set(manifest.get('materialized_views') or [])])
+        missing = []
+        listed = set()
+        for line in table_data:
+            parts = line.split(' TABLE DATA ', 1)[1].split(' ')
+            if len(parts) >= 2:
+                listed.add('%s.%s' % (parts[0], parts[1]))
+        for key in expected:
+            if key not in set(manifest.get('materialized_views') or []) and key not in listed:
+                missing.append(key)
+        status = OK if len(table_data) >= tables and not missing else CRITICAL
+        msg = '%d TABLE DATA entries for %d tables in the manifest' % (len(table_data), tables)
+        if missing:
+            msg += '; missing: %s' % ', '.join(missing[:10])
+        return Check('contents', status, msg, toc_entries=len(stdout.splitlines()), table_data_entries=len(table_data), missing=missing)
+
+    def _restore_test(self, path, manifest, stream_ok):
+        if not self.params.get('restore_test'):
+            return Check.skipped('restore_test', 'restore_test=false')
+        if not stream_ok:
+            return Check.skipped('restore_test', 'the file failed its checksum, decompression or contents check')
+        if self.check_mode:
+            return Check.skipped('restore_test', 'check mode: no scratch database is created')
+        params = dict(self.params)
+        params['login_db'] = self.params.get('login_db') or 'postgres'
+        params['no_owner'] = True
+        started = time.monotonic()
+        conn = None
+        raw = None
+        scratch = None
+        try:
+            conn, dummy = connect(params)
+            restorer = Restorer(conn, params, self.params.get('pg_bin_dir'), self.params.get('jobs', 2), commands=self.commands)
+            stale = restorer.stale_scratch_databases(manifest['database'])
+            for name in stale:
+                restorer.drop_database(name)
+            raw, dummy = decompress_verified(path, manifest, self.params.get('temp_dir') or os.path.dirname(os.path.abspath(path)))
+            scratch = restorer.create_scratch(manifest['database'])
+            figures = restore_and_validate(restorer, raw, manifest, scratch)
+            figures['dropped_stale_scratch_databases'] = stale
+            return Check('restore_test', OK, 'restored into a scratch database and %d tables matched their row counts in %.1f s'
+                         % (figures['validation']['tables'], time.monotonic() - started), **figures)
+        except BackupIntegrityError as exc:
+            return Check('restore_test', CRITICAL, str(exc))
+        except (BackupError, PostgresError) as exc:
+            return Check.unknown('restore_test', 'could not run the restore test: %s' % exc)
+        finally:
+            if scratch:
+                try:
+                    restorer.drop_database(scratch, force=True)
+                except PostgresError:
+                    pass
+            if raw and os.path.exists(raw):
+                os.unlink(raw)
+            if conn is not None:
+                conn.close()
+
+    # -- result --------------------------------------------------------------
+
+    def _finish(self, result, checks, path, manifest):
+        overall, summary = summarize(checks)
+        result.update(status=overall, summary=summary, checks={c.name: c.as_dict() for c in checks}, commands=self.commands)
+        recorded = False
+        would_record = bool(path and manifest and os.path.exists(path) and self.params.get('record', True))
+        if would_record and not self.check_mode:
+            record = {
+                'status': overall,
+                'verified_at': mf.isoformat(self.now()),
+                'sha256': manifest['sha256'],
+                'checks': {c.name: c.status for c in checks},
+                'restore_test': bool(self.params.get('restore_test')) and checks[-1].status == OK,
+            }
+            # a record is only about the file: freshness of the directory does not belong in it
+            record['status'] = summarize([c for c in checks if c.name != 'freshness'])[0]
+            files.write_json_atomic(mf.verify_path(path), record)
+            recorded = True
+        result['recorded'] = recorded
+        # writing the verification record is the one change this module makes
+        result['changed'] = would_record
+        return result
