@@ -1,0 +1,189 @@
+# Copyright: Contributors to the dsr.ops collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Prometheus HTTP API connection options and client, shared by every dsr.ops Prometheus module.
+
+Unset options fall back to environment variables (``PROMETHEUS_URL``,
+``PROMETHEUS_USERNAME``, ``PROMETHEUS_PASSWORD``, ``PROMETHEUS_BEARER_TOKEN``,
+``PROMETHEUS_CA_CERT``), which is how AWX and Automation Controller custom
+credential types inject them. Secrets travel in the Authorization header only:
+they are never part of a URL, a message or a result.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import ssl
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from ansible.module_utils.basic import env_fallback
+
+DEFAULT_TIMEOUT = 30.0
+USER_AGENT = 'dsr.ops'
+
+ENVIRONMENT = {
+    'url': 'PROMETHEUS_URL',
+    'username': 'PROMETHEUS_USERNAME',
+    'password': 'PROMETHEUS_PASSWORD',
+    'bearer_token': 'PROMETHEUS_BEARER_TOKEN',
+    'ca_cert': 'PROMETHEUS_CA_CERT',
+}
+
+
+class PrometheusError(Exception):
+    """Base class of the Prometheus backend's errors; ``str()`` is safe to show."""
+
+
+class PrometheusConnectionError(PrometheusError):
+    """Prometheus could not be reached, refused the credentials, or is not a Prometheus API."""
+
+
+class PrometheusQueryError(PrometheusError):
+    """The API answered, and refused this one query (bad PromQL, execution error, query timeout)."""
+
+
+def prometheus_argument_spec():
+    """Return the connection options every Prometheus module accepts."""
+    return dict(
+        url=dict(type='str', fallback=(env_fallback, [ENVIRONMENT['url']])),
+        username=dict(type='str', fallback=(env_fallback, [ENVIRONMENT['username']])),
+        password=dict(type='str', no_log=True, fallback=(env_fallback, [ENVIRONMENT['password']])),
+        bearer_token=dict(type='str', no_log=True, fallback=(env_fallback, [ENVIRONMENT['bearer_token']])),
+        ca_cert=dict(type='path', fallback=(env_fallback, [ENVIRONMENT['ca_cert']])),
+        validate_certs=dict(type='bool', default=True),
+        timeout=dict(type='float', default=DEFAULT_TIMEOUT),
+    )
+
+
+def validate_connection_params(params):
+    """Messages for connection options that cannot work. Never repeats a secret or the URL's user part."""
+    problems = []
+    url = params.get('url')
+    if not url:
+        problems.append('url is required: set the url option or the %s environment variable' % ENVIRONMENT['url'])
+    else:
+        parsed = urllib.parse.urlsplit(url)
+        if parsed.scheme not in ('http', 'https') or not parsed.netloc:
+            problems.append('url must be an http:// or https:// URL such as https://prometheus.example:9090, got %r' % _safe_url(url))
+        elif parsed.username is not None or parsed.password is not None:
+            problems.append('url must not hold credentials: give them as username and password (or %s and %s)'
+                            % (ENVIRONMENT['username'], ENVIRONMENT['password']))
+        elif parsed.query or parsed.fragment:
+            problems.append('url must be the base URL of Prometheus (with its path prefix, if any), without a query string')
+    if params.get('password') and not params.get('username'):
+        problems.append('password needs username (basic authentication)')
+    if params.get('username') and params.get('password') is None:
+        problems.append('username needs password (or %s)' % ENVIRONMENT['password'])
+    if params.get('bearer_token') and (params.get('username') or params.get('password')):
+        problems.append('use either bearer_token or username/password, not both')
+    timeout = params.get('timeout')
+    if timeout is not None and timeout <= 0:
+        problems.append('timeout must be more than 0 seconds, got %s' % timeout)
+    return problems
+
+
+def _safe_url(url):
+    """The URL without any user:password part, for messages."""
+    parsed = urllib.parse.urlsplit(url)
+    netloc = parsed.netloc.rsplit('@', 1)[-1]
+    return urllib.parse.urlunsplit((parsed.scheme, netloc, parsed.path, '', ''))
+
+
+class PrometheusClient:
+    """A minimal client of the HTTP API's instant queries (``/api/v1/query``)."""
+
+    def __init__(self, url, username=None, password=None, bearer_token=None, ca_cert=None, validate_certs=True,
+                 timeout=DEFAULT_TIMEOUT, opener=None):
+        self.url = url.rstrip('/')
+        self.timeout = timeout
+        self.headers = {'Accept': 'application/json', 'User-Agent': USER_AGENT}
+        if bearer_token:
+            self.headers['Authorization'] = 'Bearer ' + bearer_token
+        elif username:
+            token = base64.b64encode(('%s:%s' % (username, password or '')).encode('utf-8')).decode('ascii')
+            self.headers['Authorization'] = 'Basic ' + token
+        self.ca_cert = ca_cert
+        self.validate_certs = validate_certs
+        self._opener = opener
+
+    @classmethod
+    def from_params(cls, params):
+        """Build a client from module options (after validate_connection_params)."""
+        return cls(params['url'], params.get('username'), params.get('password'), params.get('bearer_token'),
+                   params.get('ca_cert'), params.get('validate_certs', True), params.get('timeout') or DEFAULT_TIMEOUT)
+
+    def _context(self):
+        if not self.validate_certs:
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            return context
+        try:
+            return ssl.create_default_context(cafile=self.ca_cert)
+        except (OSError, ssl.SSLError) as exc:
+            raise PrometheusConnectionError('cannot load ca_cert %s: %s' % (self.ca_cert, getattr(exc, 'strerror', None) or exc)) from None
+
+    def _open(self, request):
+        if self._opener is not None:
+            return self._opener(request, self.timeout)
+        handlers = [urllib.request.HTTPSHandler(context=self._context())] if self.url.startswith('https:') else []
+        return urllib.request.build_opener(*handlers).open(request, timeout=self.timeout)
+
+    def query(self, promql):
+        """Run an instant query; return ``(data, warnings)`` where data has resultType and result."""
+        body = urllib.parse.urlencode({'query': promql}).encode('utf-8')
+        request = urllib.request.Request(self.url + '/api/v1/query', data=body, method='POST', headers=dict(self.headers))
+        request.add_header('Content-Type', 'application/x-www-form-urlencoded')
+        try:
+            with self._open(request) as response:
+                status, raw = response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            status, raw = exc.code, exc.read()
+            exc.close()
+        except urllib.error.URLError as exc:
+            raise PrometheusConnectionError('unable to reach Prometheus at %s: %s%s' % (self.url, _reason(exc.reason), _tls_hint(exc.reason))) from None
+        except (socket.timeout, TimeoutError):
+            raise PrometheusConnectionError('no answer from Prometheus at %s within %s s (timeout)' % (self.url, self.timeout)) from None
+        except OSError as exc:
+            raise PrometheusConnectionError('unable to reach Prometheus at %s: %s' % (self.url, exc.strerror or exc)) from None
+        return self._decode(status, raw)
+
+    def _decode(self, status, raw):
+        try:
+            payload = json.loads(raw.decode('utf-8'))
+        except (UnicodeDecodeError, ValueError):
+            payload = None
+        if status in (401, 403):
+            raise PrometheusConnectionError('Prometheus at %s refused the credentials (HTTP %d): check username/password or bearer_token'
+                                            % (self.url, status))
+        if not isinstance(payload, dict) or 'status' not in payload:
+            raise PrometheusConnectionError('%s did not answer like the Prometheus HTTP API (HTTP %d%s): is url the base URL of Prometheus?'
+                                            % (self.url, status, ', ' + _snippet(raw) if raw else ''))
+        if payload['status'] != 'success':
+            error = '%s: %s' % (payload.get('errorType', 'error'), payload.get('error', 'no reason given'))
+            raise PrometheusQueryError('Prometheus refused the query (HTTP %d, %s)' % (status, error))
+        data = payload.get('data')
+        if not isinstance(data, dict) or 'resultType' not in data:
+            raise PrometheusConnectionError('%s answered without data (HTTP %d)' % (self.url, status))
+        return data, list(payload.get('warnings') or [])
+
+
+def _reason(reason):
+    if isinstance(reason, OSError) and reason.strerror:
+        return reason.strerror
+    return str(reason)
+
+
+def _tls_hint(reason):
+    if isinstance(reason, ssl.SSLCertVerificationError):
+        return ' (set ca_cert to the CA that signed the Prometheus certificate)'
+    return ''
+
+
+def _snippet(raw):
+    text = raw[:120].decode('utf-8', errors='replace').strip()
+    return repr(text)
