@@ -8,19 +8,28 @@ file: no docker, no systemd. A harness lives in one directory holding the
 servers' data, logs and ``state.json`` (0600: it holds generated passwords),
 which tests, integration targets and the sandbox read.
 
-Services so far:
+Services:
 
 * ``postgres``: a PostgreSQL primary owned by the ``postgres`` user (initdb
   refuses root), scram-sha-256 password authentication on TCP,
   ``pg_stat_statements`` preloaded, a few roles with different privileges,
-  and a streaming standby made with ``pg_basebackup`` on its own slot.
+  a streaming standby made with ``pg_basebackup`` on its own slot, and
+  ``ssl = on`` with a certificate from the harness CA (key 0600, owned by
+  postgres; ``--no-pg-ssl`` turns it off).
+* ``prometheus``: Debian's Prometheus (HTTPS and basic auth through its web
+  config, scraping every second) over the test exporter of
+  ``dsr_test_servers.py``, whose values tests control, plus a bearer-token
+  proxy in front of it. The monitoring role's alert rules are loaded.
+* ``tls``: TLS endpoints whose certificates are expired, expire in 3, 20 and
+  90 days, and one whose intermediate expires before its leaf.
 
-Later services (S3, Prometheus, TLS endpoints) are added as more ``Service``
-classes with the same ``start``/``stop``/``state`` shape.
+Every certificate comes from one harness CA (root and intermediate) made with
+``cryptography`` in ``DIR/ca``. Later services (S3, ...) are added as more
+``Service`` classes with the same ``start``/``stop``/``state`` shape.
 
 CLI::
 
-    python tests/harness/dsr_harness.py up   --dir /tmp/dsr-harness [--services postgres] [--no-standby]
+    python tests/harness/dsr_harness.py up   --dir /tmp/dsr-harness [--services postgres,prometheus,tls] [--no-standby]
     python tests/harness/dsr_harness.py down --dir /tmp/dsr-harness
     python tests/harness/dsr_harness.py env  --dir /tmp/dsr-harness   # shell exports for psql & co
 """
@@ -28,18 +37,26 @@ CLI::
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
+import datetime
 import glob
+import ipaddress
 import json
 import os
 import pwd
 import secrets
 import shlex
 import shutil
+import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
+import warnings
 
 STATE_FILE = 'state.json'
 
@@ -128,6 +145,170 @@ def write_private(path, text, runner=None):
         runner.own(path)
 
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+TEST_SERVERS = os.path.join(HERE, 'dsr_test_servers.py')
+ALERT_RULES = os.path.join(REPO, 'roles', 'monitoring', 'files', 'dsr-alerts.rules.yml')
+DAY = datetime.timedelta(days=1)
+
+
+class HarnessCA:
+    """A root and an intermediate CA in ``DIR/ca``, shared by every service of a harness.
+
+    Leaf certificates name ``localhost``, ``127.0.0.1`` and ``NAME.dsr.test``.
+    EC P-256 keys: fast to make, and any TLS client speaks them.
+    """
+
+    def __init__(self, base_dir):
+        # imported here: the postgres-only harness of older checkouts must not need it
+        from cryptography import x509  # pylint: disable=import-outside-toplevel
+        from cryptography.hazmat.primitives import hashes, serialization  # pylint: disable=import-outside-toplevel
+        from cryptography.hazmat.primitives.asymmetric import ec  # pylint: disable=import-outside-toplevel
+        self.x509, self.hashes, self.serialization, self.ec = x509, hashes, serialization, ec
+        self.dir = os.path.join(base_dir, 'ca')
+        self.root_file = os.path.join(self.dir, 'root.pem')
+        self.now = datetime.datetime.now(datetime.timezone.utc)
+        if os.path.exists(self.root_file):
+            self.root, self.root_key = self._load('root')
+            self.intermediate, self.intermediate_key = self._load('intermediate')
+        else:
+            os.makedirs(self.dir, mode=0o755, exist_ok=True)
+            self.root_key = self._key()
+            self.root = self._sign('DSR Harness Root CA', self.root_key.public_key(), None, self.root_key,
+                                   self.now - DAY, self.now + 3650 * DAY, ca=True)
+            self.intermediate, self.intermediate_key = self.issue_ca('DSR Harness Issuing CA', self.now + 1825 * DAY)
+            self._save('root', self.root, self.root_key)
+            self._save('intermediate', self.intermediate, self.intermediate_key)
+
+    def _key(self):
+        return self.ec.generate_private_key(self.ec.SECP256R1())
+
+    def _name(self, common_name):
+        x509 = self.x509
+        return x509.Name([x509.NameAttribute(x509.NameOID.ORGANIZATION_NAME, 'DSR harness'),
+                          x509.NameAttribute(x509.NameOID.COMMON_NAME, common_name)])
+
+    def _sign(self, common_name, public_key, issuer, issuer_key, not_before, not_after, ca=False, sans=()):
+        x509 = self.x509
+        builder = (x509.CertificateBuilder()
+                   .subject_name(self._name(common_name))
+                   .issuer_name(issuer.subject if issuer is not None else self._name(common_name))
+                   .public_key(public_key)
+                   .serial_number(x509.random_serial_number())
+                   .not_valid_before(not_before)
+                   .not_valid_after(not_after)
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        if ca:
+            builder = builder.add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                                          data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                                          crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+        if sans:
+            names = []
+            for name in sans:
+                try:
+                    names.append(x509.IPAddress(ipaddress.ip_address(name)))
+                except ValueError:
+                    names.append(x509.DNSName(name))
+            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+        return builder.sign(issuer_key, self.hashes.SHA256())
+
+    def _pem(self, certificate):
+        return certificate.public_bytes(self.serialization.Encoding.PEM).decode('ascii')
+
+    def _key_pem(self, key):
+        return key.private_bytes(self.serialization.Encoding.PEM, self.serialization.PrivateFormat.PKCS8,
+                                 self.serialization.NoEncryption()).decode('ascii')
+
+    def _save(self, stem, certificate, key):
+        with open(os.path.join(self.dir, stem + '.pem'), 'w', encoding='ascii') as handle:
+            handle.write(self._pem(certificate))
+        write_private(os.path.join(self.dir, stem + '.key'), self._key_pem(key))
+
+    def _load(self, stem):
+        with open(os.path.join(self.dir, stem + '.pem'), 'rb') as handle:
+            certificate = self.x509.load_pem_x509_certificate(handle.read())
+        with open(os.path.join(self.dir, stem + '.key'), 'rb') as handle:
+            key = self.serialization.load_pem_private_key(handle.read(), password=None)
+        return certificate, key
+
+    def issue_ca(self, common_name, not_after):
+        """A further intermediate CA under the root (for a chain whose intermediate expires first)."""
+        key = self._key()
+        return self._sign(common_name, key.public_key(), self.root, self.root_key, self.now - DAY, not_after, ca=True), key
+
+    def issue(self, directory, name, not_before, not_after, issuer=None, runner=None):
+        """Write NAME.crt (leaf + intermediate) and NAME.key (0600) in ``directory``; return their paths and dates."""
+        issuer, issuer_key = issuer or (self.intermediate, self.intermediate_key)
+        key = self._key()
+        leaf = self._sign(name, key.public_key(), issuer, issuer_key, not_before, not_after,
+                          sans=('localhost', '127.0.0.1', '%s.dsr.test' % name))
+        chain_file = os.path.join(directory, name + '.crt')
+        key_file = os.path.join(directory, name + '.key')
+        with open(chain_file, 'w', encoding='ascii') as handle:
+            handle.write(self._pem(leaf) + self._pem(issuer))
+        write_private(key_file, self._key_pem(key), runner)
+        if runner:
+            runner.own(chain_file)
+        return {'chain': chain_file, 'key': key_file, 'leaf_not_after': leaf.not_valid_after_utc.strftime('%Y-%m-%dT%H:%M:%SZ'),
+                'issuer_not_after': issuer.not_valid_after_utc.strftime('%Y-%m-%dT%H:%M:%SZ'), 'server_name': '%s.dsr.test' % name}
+
+
+def wait_for_port(port, what, log, timeout=30):
+    """Wait until something accepts connections on 127.0.0.1:port."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+            if sock.connect_ex(('127.0.0.1', port)) == 0:
+                return
+        time.sleep(0.1)
+    raise HarnessError('%s did not listen on 127.0.0.1:%d within %d s; see %s' % (what, port, timeout, log))
+
+
+def spawn(argv, log, pidfile):
+    """Start a background server in its own session; record its pid."""
+    with open(log, 'ab') as handle:
+        proc = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,  # pylint: disable=consider-using-with
+                                cwd='/', start_new_session=True)
+    with open(pidfile, 'w', encoding='ascii') as handle:
+        handle.write('%d\n' % proc.pid)
+    return proc.pid
+
+
+def kill_pidfile(pidfile, marker):
+    """Stop the process of ``pidfile`` if its command line still contains ``marker`` (no pid reuse accident)."""
+    try:
+        with open(pidfile, encoding='ascii') as handle:
+            pid = int(handle.read().strip())
+        with open('/proc/%d/cmdline' % pid, 'rb') as handle:
+            cmdline = handle.read().decode('utf-8', errors='replace')
+    except (OSError, ValueError):
+        return
+    if marker not in cmdline:
+        return
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if not os.path.exists('/proc/%d' % pid) or _zombie(pid):
+            break
+        time.sleep(0.1)
+    else:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        os.unlink(pidfile)
+
+
+def _zombie(pid):
+    try:
+        with open('/proc/%d/stat' % pid, encoding='ascii') as handle:
+            return handle.read().split(') ', 1)[1].startswith('Z')
+    except (OSError, IndexError):
+        return True
+
+
 class Service:
     """One server of the harness. Subclasses fill ``state`` on start."""
 
@@ -152,9 +333,10 @@ class PostgresService(Service):
 
     name = 'postgres'
 
-    def __init__(self, base_dir, runner, standby=True, max_connections=40):
+    def __init__(self, base_dir, runner, standby=True, max_connections=40, ssl_on=True):
         super().__init__(base_dir, runner)
         self.standby = standby
+        self.ssl_on = ssl_on
         self.max_connections = max_connections
         self.bindir = find_pg_bindir()
         self.dir = os.path.join(base_dir, 'postgres')
@@ -213,8 +395,10 @@ class PostgresService(Service):
         self.runner.run([self._bin('initdb'), '-D', primary_data, '-U', 'postgres', '-E', 'UTF8', '--locale=C',
                          '--auth-local=trust', '--auth-host=scram-sha-256', '--pwfile', pwfile])
         os.unlink(pwfile)
+        tls = self._server_certificate() if self.ssl_on else None
         with open(os.path.join(primary_data, 'postgresql.auto.conf'), 'a', encoding='utf-8') as conf:
-            conf.write(self._conf(primary_port, []))
+            # the standby inherits this file through pg_basebackup, so it serves TLS too
+            conf.write(self._conf(primary_port, self._ssl_conf(tls)))
         hba = ('# dsr.ops harness: socket logins are trusted (private 0700 directory), TCP needs a password\n'
                'local all all trust\n'
                'host all all 127.0.0.1/32 scram-sha-256\n'
@@ -248,10 +432,29 @@ class PostgresService(Service):
             'max_connections': self.max_connections,
             'passwords': passwords,
             'standby': None,
+            'ssl': bool(tls),
+            'ssl_cert': tls['chain'] if tls else None,
+            'ssl_not_after': tls['leaf_not_after'] if tls else None,
+            'ca_cert': tls['ca_cert'] if tls else None,
         }
         if self.standby:
             self.state['standby'] = self._start_standby(primary_port, passwords)
         return self.state
+
+    def _server_certificate(self):
+        """The server's certificate and key (0600, owned by postgres, as the server insists) from the harness CA."""
+        directory = os.path.join(self.dir, 'tls')
+        os.makedirs(directory, mode=0o755)
+        ca = HarnessCA(self.base_dir)
+        tls = ca.issue(directory, 'postgres', ca.now - DAY, ca.now + 120 * DAY, runner=self.runner)
+        tls['ca_cert'] = ca.root_file
+        return tls
+
+    @staticmethod
+    def _ssl_conf(tls):
+        if not tls:
+            return []
+        return ["ssl = on", "ssl_cert_file = '%s'" % tls['chain'], "ssl_key_file = '%s'" % tls['key']]
 
     def _start_standby(self, primary_port, passwords):
         write_private(self.passfile, '127.0.0.1:%d:*:replicator:%s\n' % (primary_port, passwords['replicator']), self.runner)
@@ -281,8 +484,180 @@ class PostgresService(Service):
         self._pg_ctl(state['data_dir'], 'stop')
 
 
+class TlsService(Service):
+    """TLS endpoints with certificates at the thresholds that matter, from the harness CA."""
+
+    name = 'tls'
+
+    # name -> (leaf not_before, leaf not_after) as days from now; an hour of slack keeps
+    # the whole-day figures stable through a test run
+    LEAVES = {
+        'expired': (-60, -2),
+        'days3': (-30, 3 + 1 / 24),
+        'days20': (-30, 20 + 1 / 24),
+        'days90': (-30, 90 + 1 / 24),
+    }
+    # the leaf outlives its intermediate: the chain breaks when the intermediate expires
+    INTERMEDIATE_FIRST = {'intermediate_days': 10 + 1 / 24, 'leaf_days': 60 + 1 / 24}
+
+    def __init__(self, base_dir, runner):
+        super().__init__(base_dir, runner)
+        self.dir = os.path.join(base_dir, 'tls')
+
+    def start(self):
+        os.makedirs(self.dir, mode=0o755)
+        ca = HarnessCA(self.base_dir)
+        endpoints = {}
+        for name, (start, end) in self.LEAVES.items():
+            endpoints[name] = ca.issue(self.dir, name, ca.now + start * DAY, ca.now + end * DAY)
+        short_ca = ca.issue_ca('DSR Harness Short-lived CA', ca.now + self.INTERMEDIATE_FIRST['intermediate_days'] * DAY)
+        endpoints['intermediate_first'] = ca.issue(self.dir, 'intermediate_first', ca.now - 30 * DAY,
+                                                   ca.now + self.INTERMEDIATE_FIRST['leaf_days'] * DAY, issuer=short_ca)
+        servers = []
+        for name, endpoint in endpoints.items():
+            endpoint.update({'host': '127.0.0.1', 'port': free_port(), 'name': name})
+            servers.append({'port': endpoint['port'], 'chain': endpoint['chain'], 'key': endpoint['key']})
+        config = os.path.join(self.dir, 'servers.json')
+        with open(config, 'w', encoding='utf-8') as handle:
+            json.dump(servers, handle)
+        log = os.path.join(self.dir, 'servers.log')
+        pidfile = os.path.join(self.dir, 'servers.pid')
+        spawn([sys.executable, TEST_SERVERS, 'tls', '--config', config], log, pidfile)
+        for endpoint in endpoints.values():
+            wait_for_port(endpoint['port'], 'TLS endpoint %s' % endpoint['name'], log)
+        self.state = {'ca_cert': ca.root_file, 'endpoints': endpoints, 'pidfile': pidfile, 'log': log}
+        return self.state
+
+    def stop(self, state):
+        kill_pidfile(state['pidfile'], self.dir)
+
+
+class PrometheusService(Service):
+    """Debian's Prometheus over HTTPS with basic auth, scraping the test exporter every second.
+
+    A bearer-token proxy (``dsr_test_servers.py bearer-proxy``) stands in front of it for
+    tests of token authentication. The exporter starts with one healthy profile,
+    ``dsr-app-1``; tests add their own through its control API.
+    """
+
+    name = 'prometheus'
+    USERNAME = 'dsr_monitor'
+    INITIAL_PROFILES = [{'instance': 'dsr-app-1', 'job': 'dsr-api'}]
+
+    def __init__(self, base_dir, runner):
+        super().__init__(base_dir, runner)
+        self.dir = os.path.join(base_dir, 'prometheus')
+
+    @staticmethod
+    def binary():
+        """Prometheus from $DSR_PROMETHEUS or PATH (Debian's package installs /usr/bin/prometheus)."""
+        path = os.environ.get('DSR_PROMETHEUS') or shutil.which('prometheus')
+        if not path:
+            raise HarnessError('prometheus not found: apt-get install --no-install-recommends prometheus (see bindep.txt)')
+        return path
+
+    def start(self):
+        prometheus = self.binary()
+        os.makedirs(self.dir, mode=0o755)
+        ca = HarnessCA(self.base_dir)
+        tls = ca.issue(self.dir, 'prometheus', ca.now - DAY, ca.now + 120 * DAY)
+        password = secrets.token_urlsafe(18)
+        token = secrets.token_urlsafe(24)
+        with warnings.catch_warnings():
+            # crypt is deprecated in 3.11 but libxcrypt's bcrypt is what Prometheus's web config needs
+            warnings.simplefilter('ignore', DeprecationWarning)
+            import crypt  # pylint: disable=import-outside-toplevel,deprecated-module
+            password_hash = crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH))
+        if not password_hash or not password_hash.startswith('$2'):
+            raise HarnessError('this system cannot make bcrypt hashes for the Prometheus web config')
+
+        exporter_port, prom_port, proxy_port = free_port(), free_port(), free_port()
+        profiles = os.path.join(self.dir, 'profiles.json')
+        with open(profiles, 'w', encoding='utf-8') as handle:
+            json.dump(self.INITIAL_PROFILES, handle)
+        exporter_log = os.path.join(self.dir, 'exporter.log')
+        exporter_pid = os.path.join(self.dir, 'exporter.pid')
+        spawn([sys.executable, TEST_SERVERS, 'exporter', '--port', str(exporter_port), '--profiles', profiles], exporter_log, exporter_pid)
+        wait_for_port(exporter_port, 'the test exporter', exporter_log)
+
+        web_config = os.path.join(self.dir, 'web.yml')
+        write_private(web_config, json.dumps({
+            'tls_server_config': {'cert_file': tls['chain'], 'key_file': tls['key']},
+            'basic_auth_users': {self.USERNAME: password_hash},
+        }, indent=2) + '\n')
+        targets = ['127.0.0.1:%d' % exporter_port]
+        config = {
+            'global': {'scrape_interval': '1s', 'scrape_timeout': '1s', 'evaluation_interval': '1s'},
+            'rule_files': [ALERT_RULES] if os.path.exists(ALERT_RULES) else [],
+            'scrape_configs': [
+                # honor_labels: the exporter speaks for several instances, like a federation endpoint
+                {'job_name': 'dsr-exporter', 'honor_labels': True, 'static_configs': [{'targets': targets}]},
+                {'job_name': 'dsr-flaky', 'metrics_path': '/metrics/flaky', 'static_configs': [{'targets': targets}]},
+            ],
+        }
+        config_file = os.path.join(self.dir, 'prometheus.yml')
+        with open(config_file, 'w', encoding='utf-8') as handle:
+            json.dump(config, handle, indent=2)
+        log = os.path.join(self.dir, 'prometheus.log')
+        pidfile = os.path.join(self.dir, 'prometheus.pid')
+        spawn([prometheus, '--config.file=' + config_file, '--web.config.file=' + web_config,
+               '--storage.tsdb.path=' + os.path.join(self.dir, 'data'), '--web.listen-address=127.0.0.1:%d' % prom_port,
+               '--storage.tsdb.retention.time=1d', '--web.enable-lifecycle', '--log.level=warn'], log, pidfile)
+        url = 'https://127.0.0.1:%d' % prom_port
+
+        proxy_config = os.path.join(self.dir, 'bearer-proxy.json')
+        write_private(proxy_config, json.dumps({'token': token, 'upstream': url, 'username': self.USERNAME,
+                                                'password': password, 'ca_cert': ca.root_file}))
+        proxy_log = os.path.join(self.dir, 'bearer-proxy.log')
+        proxy_pid = os.path.join(self.dir, 'bearer-proxy.pid')
+        spawn([sys.executable, TEST_SERVERS, 'bearer-proxy', '--port', str(proxy_port), '--config', proxy_config], proxy_log, proxy_pid)
+
+        self.state = {
+            'url': url,
+            'username': self.USERNAME,
+            'password': password,
+            'ca_cert': ca.root_file,
+            'bearer_url': 'http://127.0.0.1:%d' % proxy_port,
+            'bearer_token': token,
+            'exporter_url': 'http://127.0.0.1:%d' % exporter_port,
+            'rules_file': config['rule_files'][0] if config['rule_files'] else None,
+            'pidfiles': [pidfile, proxy_pid, exporter_pid],
+            'log': log,
+            'version': subprocess.run([prometheus, '--version'], capture_output=True, text=True, check=False).stdout.split('\n')[0],
+        }
+        wait_for_port(proxy_port, 'the bearer-token proxy', proxy_log)
+        self._wait_ready(url, password, ca.root_file, log)
+        return self.state
+
+    def _wait_ready(self, url, password, ca_cert, log, timeout=60):
+        """Wait until Prometheus answers and has scraped both jobs at least twice (rate() needs two samples)."""
+        context = ssl.create_default_context(cafile=ca_cert)
+        auth = 'Basic ' + base64.b64encode(('%s:%s' % (self.USERNAME, password)).encode()).decode()
+        query = url + '/api/v1/query?query=' + urllib.request.quote('count(count_over_time(up[1m]) >= 2)')
+        deadline = time.monotonic() + timeout
+        last = 'no answer'
+        while time.monotonic() < deadline:
+            request = urllib.request.Request(query, headers={'Authorization': auth})
+            try:
+                with urllib.request.urlopen(request, context=context, timeout=5) as response:
+                    result = json.load(response)['data']['result']
+                if result and result[0]['value'][1] == '2':
+                    return
+                last = 'scrapes not there yet: %s' % result
+            except (urllib.error.URLError, OSError, ValueError, KeyError) as exc:
+                last = str(exc)
+            time.sleep(0.5)
+        raise HarnessError('Prometheus was not ready within %d s (%s); see %s' % (timeout, last, log))
+
+    def stop(self, state):
+        for pidfile in state['pidfiles']:
+            kill_pidfile(pidfile, self.dir)
+
+
 SERVICES = {
     'postgres': PostgresService,
+    'tls': TlsService,
+    'prometheus': PrometheusService,
 }
 
 
@@ -293,7 +668,7 @@ def read_state(base_dir):
         return json.load(handle)
 
 
-def up(base_dir, services=('postgres',), standby=True):
+def up(base_dir, services=('postgres',), standby=True, pg_ssl=True):
     """Start the named services in ``base_dir`` and write its state.json."""
     if os.path.exists(os.path.join(base_dir, STATE_FILE)):
         raise HarnessError('a harness already runs in %s: run "down" first' % base_dir)
@@ -302,7 +677,7 @@ def up(base_dir, services=('postgres',), standby=True):
     state = {'base_dir': base_dir, 'services': {}}
     try:
         for name in services:
-            kwargs = {'standby': standby} if name == 'postgres' else {}
+            kwargs = {'standby': standby, 'ssl_on': pg_ssl} if name == 'postgres' else {}
             service = SERVICES[name](base_dir, runner, **kwargs)
             state['services'][name] = service.start()
     except BaseException:
@@ -327,9 +702,11 @@ def down(base_dir):
 
 
 def _stop_leftovers(base_dir, runner):
-    """Stop any cluster under ``base_dir`` that a failed or killed run left behind."""
+    """Stop any server under ``base_dir`` that a failed or killed run left behind."""
     for pidfile in glob.glob(os.path.join(base_dir, 'postgres', '*', 'postmaster.pid')):
         runner.run([os.path.join(find_pg_bindir(), 'pg_ctl'), '-D', os.path.dirname(pidfile), '-m', 'immediate', 'stop'], check=False)
+    for pidfile in glob.glob(os.path.join(base_dir, '*', '*.pid')):
+        kill_pidfile(pidfile, os.path.dirname(pidfile))
 
 
 def shell_env(state):
@@ -352,6 +729,7 @@ def main(argv=None):
     parser.add_argument('--dir', required=True, help='directory of this harness (created by up, removed by down)')
     parser.add_argument('--services', default='postgres', help='comma-separated services to start (%s)' % ', '.join(SERVICES))
     parser.add_argument('--no-standby', action='store_true', help='start the PostgreSQL primary only')
+    parser.add_argument('--no-pg-ssl', action='store_true', help='PostgreSQL without ssl = on')
     args = parser.parse_args(argv)
     base_dir = os.path.abspath(args.dir)
     try:
@@ -360,11 +738,18 @@ def main(argv=None):
             unknown = sorted(set(services) - set(SERVICES))
             if unknown:
                 parser.error('unknown services: %s' % ', '.join(unknown))
-            state = up(base_dir, services, standby=not args.no_standby)
+            state = up(base_dir, services, standby=not args.no_standby, pg_ssl=not args.no_pg_ssl)
             pg = state['services'].get('postgres')
             if pg:
                 standby = pg['standby']
-                print('postgres %s primary on 127.0.0.1:%d%s' % (pg['version'], pg['port'], ', standby on 127.0.0.1:%d' % standby['port'] if standby else ''))
+                print('postgres %s primary on 127.0.0.1:%d%s%s' % (pg['version'], pg['port'], ', standby on 127.0.0.1:%d' % standby['port'] if standby else '',
+                                                                   ', ssl on' if pg.get('ssl') else ''))
+            prom = state['services'].get('prometheus')
+            if prom:
+                print('%s on %s (bearer proxy %s, exporter %s)' % (prom['version'], prom['url'], prom['bearer_url'], prom['exporter_url']))
+            tls = state['services'].get('tls')
+            if tls:
+                print('TLS endpoints: %s' % ', '.join('%s on %d' % (n, e['port']) for n, e in sorted(tls['endpoints'].items())))
         elif args.action == 'down':
             down(base_dir)
         elif args.action == 'env':
