@@ -5,10 +5,13 @@ DSR_BASE_PYTHON=${DSR_BASE_PYTHON:-python3}
 
 dsr_log() { printf '>>> %s\n' "$*" >&2; }
 
-# PostgreSQL 15 server binaries from Debian, when missing and we may install them.
+# PostgreSQL 15 server binaries and Prometheus (its promtool too) from Debian, when missing and
+# we may install them. Debian's prometheus package would start a service under systemd; there
+# is none here, and the harness runs its own Prometheus on a free port.
 dsr_install_system_packages() {
   local missing=()
   [ -x /usr/lib/postgresql/15/bin/initdb ] || [ -n "${DSR_PG_BINDIR:-}" ] || missing+=(postgresql-15 postgresql-client-15)
+  { command -v prometheus && command -v promtool; } >/dev/null || [ -n "${DSR_PROMETHEUS:-}" ] || missing+=(prometheus)
   command -v git >/dev/null || missing+=(git)
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" != 0 ]; then

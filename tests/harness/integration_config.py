@@ -27,6 +27,29 @@ def render(state, python):
             'dsr_pg_max_connections': pg['max_connections'],
             'dsr_pg_passwords': pg['passwords'],
             'dsr_pg_standby_port': pg['standby']['port'] if pg.get('standby') else None,
+            'dsr_pg_ssl': bool(pg.get('ssl')),
+            'dsr_pg_ca_cert': pg.get('ca_cert'),
+            'dsr_pg_ssl_not_after': pg.get('ssl_not_after'),
+        })
+    prom = state['services'].get('prometheus')
+    if prom:
+        config.update({
+            'dsr_prom_url': prom['url'],
+            'dsr_prom_username': prom['username'],
+            'dsr_prom_password': prom['password'],
+            'dsr_prom_ca_cert': prom['ca_cert'],
+            'dsr_prom_bearer_url': prom['bearer_url'],
+            'dsr_prom_bearer_token': prom['bearer_token'],
+            'dsr_prom_exporter_url': prom['exporter_url'],
+            'dsr_prom_rules_file': prom['rules_file'],
+        })
+    tls = state['services'].get('tls')
+    if tls:
+        config.update({
+            'dsr_tls_ca_cert': tls['ca_cert'],
+            # name -> host, port, server_name, chain (PEM file: leaf + issuer), leaf_not_after, issuer_not_after
+            'dsr_tls_endpoints': {name: {key: endpoint[key] for key in ('host', 'port', 'server_name', 'chain', 'leaf_not_after', 'issuer_not_after')}
+                                  for name, endpoint in tls['endpoints'].items()},
         })
     return config
 
