@@ -21,18 +21,21 @@ options:
   username:
     description:
       - User name for HTTP basic authentication (Prometheus's C(basic_auth_users) web configuration or a proxy).
-      - When unset, E(PROMETHEUS_USERNAME).
+      - When O(username), O(password) and O(bearer_token) are all unset, the three are read from
+        E(PROMETHEUS_USERNAME), E(PROMETHEUS_PASSWORD) and E(PROMETHEUS_BEARER_TOKEN); when any of them is set,
+        none is read from the environment.
     type: str
   password:
     description:
-      - Password of O(username). When unset, E(PROMETHEUS_PASSWORD). Prefer that, or an AWX credential that
-        injects it, to a password in a playbook.
+      - Password of O(username). See O(username) for E(PROMETHEUS_PASSWORD). Prefer that variable, injected
+        by an AWX credential into the environment of C(ansible-playbook), to a password in a playbook; a secret
+        in a task's C(environment) keyword shows in the module's command line under C(-vvv).
       - Never returned or logged.
     type: str
   bearer_token:
     description:
       - Token sent as C(Authorization: Bearer), for Prometheus behind an authenticating proxy.
-        When unset, E(PROMETHEUS_BEARER_TOKEN).
+        See O(username) for E(PROMETHEUS_BEARER_TOKEN).
       - Mutually exclusive with O(username)/O(password). Never returned or logged.
     type: str
   ca_cert:

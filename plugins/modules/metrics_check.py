@@ -294,6 +294,7 @@ from ansible_collections.dsr.ops.plugins.module_utils._metrics.checks import (
 from ansible_collections.dsr.ops.plugins.module_utils._metrics.prometheus import (
     PrometheusClient,
     prometheus_argument_spec,
+    resolve_credentials,
     validate_connection_params,
 )
 
@@ -323,6 +324,8 @@ def argument_spec():
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     params = module.params
+    for secret in resolve_credentials(params):
+        module.no_log_values.add(secret)
     problems = validate_connection_params(params)
     checks = []
     try:

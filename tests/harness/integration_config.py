@@ -48,7 +48,7 @@ def render(state, python):
         config.update({
             'dsr_tls_ca_cert': tls['ca_cert'],
             # name -> host, port, server_name, chain (PEM file: leaf + issuer), leaf_not_after, issuer_not_after
-            'dsr_tls_endpoints': {name: {key: endpoint[key] for key in ('host', 'port', 'server_name', 'chain', 'leaf_not_after', 'issuer_not_after')}
+            'dsr_tls_servers': {name: {key: endpoint[key] for key in ('host', 'port', 'server_name', 'chain', 'leaf_not_after', 'issuer_not_after')}
                                   for name, endpoint in tls['endpoints'].items()},
         })
     return config

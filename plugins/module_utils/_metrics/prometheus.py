@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import socket
 import ssl
 import urllib.error
@@ -50,13 +51,37 @@ def prometheus_argument_spec():
     """Return the connection options every Prometheus module accepts."""
     return dict(
         url=dict(type='str', fallback=(env_fallback, [ENVIRONMENT['url']])),
-        username=dict(type='str', fallback=(env_fallback, [ENVIRONMENT['username']])),
-        password=dict(type='str', no_log=True, fallback=(env_fallback, [ENVIRONMENT['password']])),
-        bearer_token=dict(type='str', no_log=True, fallback=(env_fallback, [ENVIRONMENT['bearer_token']])),
+        # the credentials fall back to the environment together, in resolve_credentials():
+        # explicit options must not be mixed with a token injected for another task
+        username=dict(type='str'),
+        password=dict(type='str', no_log=True),
+        bearer_token=dict(type='str', no_log=True),
         ca_cert=dict(type='path', fallback=(env_fallback, [ENVIRONMENT['ca_cert']])),
         validate_certs=dict(type='bool', default=True),
         timeout=dict(type='float', default=DEFAULT_TIMEOUT),
     )
+
+
+def resolve_credentials(params, environ=None):
+    """Fill username, password and bearer_token from the environment when none of them is set.
+
+    When any of the three is given as an option, the environment is not read for
+    the others, so that a token injected for the whole run does not clash with basic
+    authentication chosen for one task. Returns the secrets read from the
+    environment, which the caller must mask (AnsibleModule only masks options).
+    """
+    environ = os.environ if environ is None else environ
+    keys = ('username', 'password', 'bearer_token')
+    if any(params.get(key) is not None for key in keys):
+        return []
+    found = []
+    for key in keys:
+        value = environ.get(ENVIRONMENT[key])
+        if value:
+            params[key] = value
+            if key != 'username':
+                found.append(value)
+    return found
 
 
 def validate_connection_params(params):
