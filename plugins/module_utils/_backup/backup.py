@@ -83,16 +83,26 @@ def count_rows(cur):
     return counts, matviews
 
 
-def clean_stale_temps(directories, database):
-    """Remove temporary files of ``database`` left by killed runs (we hold its lock, so none is live)."""
-    pattern = re.compile(r'^%s_\d{8}T\d{6}Z' % re.escape(database))
+def clean_leftovers(directories, database):
+    """Remove what killed runs of ``database`` left: temporary files, and files published without a manifest.
+
+    We hold the database's lock, so no live run is writing any of them. A data
+    file is renamed into place before its manifest is written; a run killed in
+    between leaves a complete but unlisted file, which is removed here too.
+    """
+    pattern = re.compile(r'^%s_\d{8}T\d{6}Z\.dump' % re.escape(database))
     removed = []
     for directory in directories:
         if not os.path.isdir(directory):
             continue
-        for name in os.listdir(directory):
+        names = set(os.listdir(directory))
+        for name in sorted(names):
             final = files.temp_final_name(name)
-            if final and pattern.match(final):
+            orphan = (final is None and pattern.match(name) and not name.endswith((mf.MANIFEST_SUFFIX, mf.VERIFY_SUFFIX, mf.GLOBALS_SUFFIX))
+                      and name + mf.MANIFEST_SUFFIX not in names)
+            orphan_globals = final is None and pattern.match(name) and name.endswith(mf.GLOBALS_SUFFIX) and \
+                name[:-len(mf.GLOBALS_SUFFIX)] + mf.MANIFEST_SUFFIX not in names
+            if (final and pattern.match(final)) or orphan or orphan_globals:
                 os.unlink(os.path.join(directory, name))
                 removed.append(os.path.join(directory, name))
     return removed
@@ -185,7 +195,7 @@ class Backup:
             umask = os.umask(0o077)
             try:
                 with DatabaseLock(self.backup_dir, self.database):
-                    result['removed_stale_temp_files'] = clean_stale_temps({self.backup_dir, self.temp_dir}, self.database)
+                    result['removed_stale_temp_files'] = clean_leftovers({self.backup_dir, self.temp_dir}, self.database)
                     result.update(self._dump(conn, pg_dump, dump_version, server_version_num, basename, final_path, started))
                     result['retention'] = self._apply_retention()
             except psycopg2.Error as exc:

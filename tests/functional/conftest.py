@@ -1,0 +1,116 @@
+# Copyright: Contributors to the dsr.ops collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Fixtures for functional tests that run dsr.ops modules as processes against the harness.
+
+``harness`` uses the servers scripts/test.sh started (``DSR_HARNESS_STATE``) or
+starts its own throwaway PostgreSQL. ``run_module`` runs a module file the way
+Ansible does, as its own process reading its arguments from a JSON file, so a
+test can kill it (and everything it started) with SIGKILL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+HERE = Path(__file__).resolve()
+COLLECTION = HERE.parents[2]
+sys.path.insert(0, str(COLLECTION / 'tests' / 'harness'))
+
+import dsr_harness  # noqa: E402  pylint: disable=wrong-import-position
+
+
+def _collections_root(tmp_root):
+    """A directory holding ansible_collections/dsr/ops for PYTHONPATH."""
+    if HERE.parents[4].name == 'ansible_collections':
+        return str(HERE.parents[5])
+    link = Path(tmp_root) / 'ansible_collections' / 'dsr'
+    link.mkdir(parents=True, exist_ok=True)
+    if not (link / 'ops').exists():
+        (link / 'ops').symlink_to(COLLECTION)
+    return str(tmp_root)
+
+
+@pytest.fixture(scope='session')
+def harness():
+    """The running harness's PostgreSQL state (dict), started here if scripts/test.sh did not."""
+    state_file = os.environ.get('DSR_HARNESS_STATE')
+    if state_file and os.path.exists(state_file):
+        yield dsr_harness.read_state(os.path.dirname(state_file))['services']['postgres']
+        return
+    base = tempfile.mkdtemp(prefix='dsr-functional-')
+    os.rmdir(base)
+    state = dsr_harness.up(base, ['postgres'], standby=False)
+    try:
+        yield state['services']['postgres']
+    finally:
+        dsr_harness.down(base)
+
+
+@pytest.fixture(scope='session')
+def module_env(tmp_path_factory):
+    """Environment in which ``python plugins/modules/X.py args.json`` imports the collection."""
+    root = _collections_root(tmp_path_factory.mktemp('collections'))
+    env = dict(os.environ)
+    env['PYTHONPATH'] = root + os.pathsep + env.get('PYTHONPATH', '')
+    return env
+
+
+class ModuleRun:
+    """A module process; ``result()`` waits for its JSON, ``kill()`` SIGKILLs its whole process group."""
+
+    def __init__(self, name, args, env, workdir):
+        args_file = Path(workdir) / ('%s-%d.json' % (name, os.getpid()))
+        args_file.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': args}))
+        args_file.chmod(0o600)
+        self.proc = subprocess.Popen([sys.executable, str(COLLECTION / 'plugins' / 'modules' / ('%s.py' % name)), str(args_file)],
+                                     env=env, cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+
+    def result(self, timeout=600):
+        """The module's result dict (plus ``_stderr``)."""
+        stdout, stderr = self.proc.communicate(timeout=timeout)
+        try:
+            data = json.loads(stdout.decode('utf-8'))
+        except ValueError:
+            raise AssertionError('module printed no JSON (exit %s): %s %s' % (self.proc.returncode, stdout[-2000:], stderr[-2000:])) from None
+        data['_stderr'] = stderr.decode('utf-8', 'replace')
+        return data
+
+    def kill(self):
+        """SIGKILL the module and every process in its group (pg_dump included)."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.communicate()
+
+
+@pytest.fixture
+def run_module(module_env, tmp_path):
+    """``run_module(name, args)`` -> result dict; ``run_module.start(name, args)`` -> ModuleRun."""
+    def run(name, args, timeout=600):
+        return ModuleRun(name, args, module_env, tmp_path).result(timeout)
+
+    run.start = lambda name, args: ModuleRun(name, args, module_env, tmp_path)
+    return run
+
+
+def connection_args(pg, user='postgres', database='postgres'):
+    """Module connection options for the harness primary."""
+    return {'login_host': pg['host'], 'port': pg['port'], 'login_user': user, 'login_password': pg['passwords'][user], 'login_db': database}
+
+
+def connect(pg, database='postgres', user='postgres'):
+    """A psycopg2 autocommit connection to the harness primary."""
+    conn = psycopg2.connect(host=pg['host'], port=pg['port'], user=user, password=pg['passwords'][user], dbname=database)
+    conn.autocommit = True
+    return conn
