@@ -34,7 +34,7 @@ options:
     type: str
   bearer_token:
     description:
-      - Token sent as C(Authorization: Bearer), for Prometheus behind an authenticating proxy.
+      - Token sent in the C(Authorization) header (C(Bearer) scheme), for Prometheus behind an authenticating proxy.
         See O(username) for E(PROMETHEUS_BEARER_TOKEN).
       - Mutually exclusive with O(username)/O(password). Never returned or logged.
     type: str

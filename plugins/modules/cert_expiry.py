@@ -10,10 +10,10 @@ short_description: Check when TLS certificates expire, on endpoints, in files an
 version_added: 0.2.0
 description:
   - The runbook's weekly certificate check (Maintenance, Certificate Management) as one read-only task.
-  - Looks at many targets per call, each with its own status (V(ok), V(warning), V(critical), V(unknown)):
+  - "Looks at many targets per call, each with its own status (V(ok), V(warning), V(critical), V(unknown)):
     TLS endpoints (host, port, SNI server name), PostgreSQL servers (the C(SSLRequest) handshake that precedes
     TLS on PostgreSQL's port, so the database server's certificate can be checked), PEM files and PEM text
-    (for example C(tls.crt) of a Kubernetes TLS secret).
+    (for example C(tls.crt) of a Kubernetes TLS secret)."
   - For an endpoint the whole presented chain is read, not only the leaf, and the certificate that expires
     first decides, because an intermediate that expires before the leaf breaks the chain just the same.
   - Fewer than O(warning_days) days left is V(warning), fewer than O(critical_days) is V(critical); an
@@ -30,8 +30,8 @@ extends_documentation_fragment:
 options:
   endpoints:
     description:
-      - TLS servers to connect to. The handshake never fails on an expired or untrusted certificate:
-        looking at it is the point. See RV(certificates[].trusted) for what verification said.
+      - TLS servers to connect to. The handshake never fails on an expired or untrusted certificate,
+        since looking at it is the point. See RV(certificates[].trusted) for what verification said.
     type: list
     elements: dict
     suboptions:

@@ -81,7 +81,7 @@ options:
         description:
           - The status when the query returns no series at all.
           - An absent series can mean zero (no 5xx answered, so no 5xx series exported) or blindness (an absent
-            C(up) series: nothing is scraped). Only the check's author knows which, so it is explicit.
+            C(up) series means nothing is scraped). Only the check's author knows which, so it is explicit.
           - Defaults to the built-in check's, else V(unknown).
         type: str
         choices: [ok, warning, critical, unknown]
@@ -208,7 +208,7 @@ checks:
       description: Why, in words, with the worst series and the thresholds.
       type: str
       returned: always
-      sample: '2 series (1 warning, 1 ok); worst {device="/dev/vdb", instance="db-1", mountpoint="/var/lib/postgresql"} = 84.2 percent (warning > 80, critical > 90)'
+      sample: '2 series (1 warning, 1 ok); worst {instance="db-1", mountpoint="/var/lib/postgresql"} = 84.2 percent (warning > 80, critical > 90)'
     query:
       description: The PromQL that was run.
       type: str

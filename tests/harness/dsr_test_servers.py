@@ -272,7 +272,7 @@ def serve_tls(config_file):
 
 def _tls_loop(listener, context):
     while True:
-        client, _ = listener.accept()
+        client, _address = listener.accept()
         threading.Thread(target=_tls_one, args=(client, context), daemon=True).start()
 
 

@@ -13,6 +13,9 @@ import json
 import sys
 
 
+_TLS_KEYS = ('host', 'port', 'server_name', 'chain', 'leaf_not_after', 'issuer_not_after')
+
+
 def render(state, python):
     """Return the integration variables for ``state`` as a dict."""
     config = {'ansible_python_interpreter': python}
@@ -48,8 +51,7 @@ def render(state, python):
         config.update({
             'dsr_tls_ca_cert': tls['ca_cert'],
             # name -> host, port, server_name, chain (PEM file: leaf + issuer), leaf_not_after, issuer_not_after
-            'dsr_tls_servers': {name: {key: endpoint[key] for key in ('host', 'port', 'server_name', 'chain', 'leaf_not_after', 'issuer_not_after')}
-                                  for name, endpoint in tls['endpoints'].items()},
+            'dsr_tls_servers': {name: {key: endpoint[key] for key in _TLS_KEYS} for name, endpoint in tls['endpoints'].items()},
         })
     return config
 

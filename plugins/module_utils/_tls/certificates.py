@@ -86,7 +86,7 @@ def _dns_matches(pattern, name):
     pattern = pattern.lower().rstrip('.')
     if pattern.startswith('*.'):
         # a wildcard stands for exactly one whole left-most label (RFC 6125 6.4.3)
-        head, _, tail = name.partition('.')
+        head, _dot, tail = name.partition('.')
         return bool(head) and tail == pattern[2:]
     return pattern == name
 

@@ -49,7 +49,7 @@ def _wait(sock, for_write, deadline, where):
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise EndpointError('%s: timed out during the TLS handshake' % where)
-    readable, writable, _ = select.select([] if for_write else [sock], [sock] if for_write else [], [], remaining)
+    readable, writable, _errors = select.select([] if for_write else [sock], [sock] if for_write else [], [], remaining)
     if not readable and not writable:
         raise EndpointError('%s: timed out during the TLS handshake' % where)
 

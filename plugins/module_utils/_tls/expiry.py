@@ -151,4 +151,3 @@ def _os_reason(exc):
     if isinstance(exc, OSError):
         return '%s: %s' % (exc.filename or '', exc.strerror or exc)
     return str(exc)
-

@@ -41,14 +41,14 @@ def test_success_returns_data_and_warnings():
 
 
 def test_bad_query_is_a_query_error():
-    client, _ = client_answering(400, {'status': 'error', 'errorType': 'bad_data', 'error': 'parse error at char 5'})
+    client, _unused = client_answering(400, {'status': 'error', 'errorType': 'bad_data', 'error': 'parse error at char 5'})
     with pytest.raises(prom.PrometheusQueryError, match=r'HTTP 400, bad_data: parse error at char 5'):
         client.query('sum(')
 
 
 @pytest.mark.parametrize('status', [401, 403])
 def test_refused_credentials_are_connection_errors(status):
-    client, _ = client_answering(status, b'Unauthorized', username='u', password='s3cret')
+    client, _unused = client_answering(status, b'Unauthorized', username='u', password='s3cret')
     with pytest.raises(prom.PrometheusConnectionError) as info:
         client.query('up')
     assert 'refused the credentials (HTTP %d)' % status in str(info.value)
@@ -56,7 +56,7 @@ def test_refused_credentials_are_connection_errors(status):
 
 
 def test_something_else_than_prometheus():
-    client, _ = client_answering(200, b'<html>Grafana</html>')
+    client, _unused = client_answering(200, b'<html>Grafana</html>')
     with pytest.raises(prom.PrometheusConnectionError, match='did not answer like the Prometheus HTTP API'):
         client.query('up')
 

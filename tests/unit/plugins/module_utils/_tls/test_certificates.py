@@ -60,13 +60,13 @@ def pem(*certificates):
     (-3 * DAY, 'critical'),
 ])
 def test_expiry_status_at_the_thresholds(remaining, expected):
-    cert, _ = make('leaf', remaining)
+    cert, _unused = make('leaf', remaining)
     facts = certs.describe(cert, NOW)
     assert certs.expiry_status(facts, 30, 7) == expected
 
 
 def test_figures_of_a_certificate():
-    cert, _ = make('registry', 20 * DAY + datetime.timedelta(hours=5), sans=('registry.dsr.example', '10.0.4.20'))
+    cert, _unused = make('registry', 20 * DAY + datetime.timedelta(hours=5), sans=('registry.dsr.example', '10.0.4.20'))
     facts = certs.describe(cert, NOW)
     assert facts['days_remaining'] == 20
     assert facts['not_after'] == '2025-06-21T13:00:00Z'
@@ -78,7 +78,7 @@ def test_figures_of_a_certificate():
 
 def test_an_intermediate_that_expires_first_decides():
     ca, ca_key = make('DSR Issuing CA', 10 * DAY, ca=True, sans=())
-    leaf, _ = make('registry', 60 * DAY, issuer=(ca, ca_key))
+    leaf, _unused = make('registry', 60 * DAY, issuer=(ca, ca_key))
     status, msg, figures = certs.evaluate_chain([leaf, ca], NOW, 30, 7, 'registry.dsr.example')
     assert status == 'warning'
     assert figures['days_remaining'] == 10
@@ -89,14 +89,14 @@ def test_an_intermediate_that_expires_first_decides():
 
 
 def test_not_yet_valid_is_critical():
-    cert, _ = make('future', 400 * DAY, not_before=2 * DAY)
-    status, msg, _ = certs.evaluate_chain([cert], NOW, 30, 7)
+    cert, _unused = make('future', 400 * DAY, not_before=2 * DAY)
+    status, msg, _unused = certs.evaluate_chain([cert], NOW, 30, 7)
     assert status == 'critical'
     assert 'not valid before' in msg
 
 
 def test_expired_message_counts_whole_days_ago():
-    cert, _ = make('old', -(2 * DAY + datetime.timedelta(hours=3)))
+    cert, _unused = make('old', -(2 * DAY + datetime.timedelta(hours=3)))
     status, msg, figures = certs.evaluate_chain([cert], NOW, 30, 7)
     assert status == 'critical'
     assert '(2 days ago)' in msg
@@ -137,7 +137,7 @@ def test_parse_now_refuses_what_is_not_iso(text):
 
 def test_pem_bundle_skips_keys_and_keeps_order():
     first, key = make('first', 90 * DAY)
-    second, _ = make('second', 90 * DAY)
+    second, _unused = make('second', 90 * DAY)
     key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
     loaded = certs.load_pem_certificates(key_pem + pem(first, second), 'bundle')
     assert [c.subject.rfc4514_string() for c in loaded] == ['CN=first', 'CN=second']
@@ -176,8 +176,8 @@ def endpoint(host, port=443, **kw):
 
 
 def test_run_reports_each_target_and_the_worst():
-    good, _ = make('registry', 90 * DAY)
-    soon, _ = make('portal', 3 * DAY, sans=('portal.dsr.example',))
+    good, _unused = make('registry', 90 * DAY)
+    soon, _unused = make('portal', 3 * DAY, sans=('portal.dsr.example',))
     fetch = fetch_from({
         ('registry.dsr.example', 443): [good],
         ('portal.dsr.example', 443): [soon],
@@ -195,7 +195,7 @@ def test_run_reports_each_target_and_the_worst():
 
 @pytest.mark.parametrize('policy, expected', [('critical', 'critical'), ('warning', 'warning'), ('ignore', 'ok')])
 def test_hostname_mismatch_policy(policy, expected):
-    cert, _ = make('registry', 90 * DAY, sans=('registry.dsr.example',))
+    cert, _unused = make('registry', 90 * DAY, sans=('registry.dsr.example',))
     check = ExpiryCheck(options(endpoints=[endpoint('10.0.4.20', server_name='www.dsr.example')], hostname_mismatch=policy),
                         NOW, fetch=fetch_from({('10.0.4.20', 443): [cert]}))
     entry = check.run()['certificates'][0]
@@ -215,7 +215,7 @@ def test_unreadable_files_are_unknown():
 
 
 def test_contents_with_a_server_name():
-    cert, _ = make('registry', 20 * DAY)
+    cert, _unused = make('registry', 20 * DAY)
     result = ExpiryCheck(options(contents=[{'name': 'ns/registry-tls', 'pem': pem(cert), 'server_name': 'registry.dsr.example'}]), NOW).run()
     entry = result['certificates'][0]
     assert entry['status'] == 'warning' and entry['hostname_matches'] is True and entry['source'] == 'content'
