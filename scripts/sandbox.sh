@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job on a local sandbox: a throwaway PostgreSQL 15 primary + standby loaded with a
-# small DSR-shaped database, and the morning database check run against it.
+# The main job on a local sandbox: a throwaway PostgreSQL 15 primary + standby (ssl = on) loaded
+# with a small DSR-shaped database, a Prometheus scraping a test exporter, and TLS endpoints; then
+# the morning database check, and the performance metrics review with the certificate check.
 #
 #   scripts/sandbox.sh            # start the sandbox (if not running), load data, run the check
 #   scripts/sandbox.sh check      # run the check again against the running sandbox
@@ -39,8 +40,16 @@ state="$harness/state.json"
 if [ ! -f "$state" ]; then
   [ "$action" = up ] || { dsr_log "no sandbox running: run scripts/sandbox.sh"; exit 1; }
   mkdir -p "$dir"
-  dsr_log "starting PostgreSQL primary + standby in $harness"
-  "$DSR_PYTHON" tests/harness/dsr_harness.py up --dir "$harness"
+  dsr_log "starting PostgreSQL primary + standby, Prometheus and TLS endpoints in $harness"
+  "$DSR_PYTHON" tests/harness/dsr_harness.py up --dir "$harness" --services postgres,prometheus,tls
+  # one database server whose data volume fills up, so the review has something to say
+  "$DSR_PYTHON" - "$state" <<'PY'
+import json, sys, urllib.request
+exporter = json.load(open(sys.argv[1]))['services']['prometheus']['exporter_url']
+profile = {'instance': 'dsr-db-1', 'job': 'dsr-api', 'filesystems': {'/': 35, '/var/lib/postgresql': 84}, 'pg_connections': 31}
+request = urllib.request.Request(exporter + '/control/profile', data=json.dumps(profile).encode(), method='POST')
+urllib.request.urlopen(request, timeout=10).read()
+PY
   pg() { "$DSR_PYTHON" -c "import json,sys; s=json.load(open('$state'))['services']['postgres']; print(eval(sys.argv[1]))" "$1"; }
   dsr_log "loading a $size DSR-shaped registry into dsr_db"
   PGPASSWORD=$(pg "s['passwords']['dsr_app']") "$DSR_PYTHON" tools/dsr_datagen.py \
@@ -54,7 +63,14 @@ ln -sfn "$repo" "$dir/collections/ansible_collections/dsr/ops"
 # One inventory host per DSR environment; secrets are not in the inventory (see docs/inventory.md).
 "$DSR_PYTHON" - "$state" "$DSR_PYTHON" > "$dir/inventory.yml" <<'PY'
 import json, sys
-pg = json.load(open(sys.argv[1]))['services']['postgres']
+services = json.load(open(sys.argv[1]))['services']
+pg, prom, tls = services['postgres'], services['prometheus'], services['tls']
+# the sandbox environment's certificates: its database, and two web endpoints ageing normally
+# (the expired and 3-day certificates of the harness are for the test suite)
+endpoints = [{'name': 'registry', 'host': '127.0.0.1', 'port': tls['endpoints']['days90']['port'], 'server_name': 'localhost'},
+             {'name': 'portal', 'host': '127.0.0.1', 'port': tls['endpoints']['days20']['port'], 'server_name': 'localhost'},
+             {'name': 'api', 'host': '127.0.0.1', 'port': tls['endpoints']['intermediate_first']['port'], 'server_name': 'localhost'},
+             {'name': 'database', 'host': pg['host'], 'port': pg['port'], 'protocol': 'postgres', 'server_name': 'localhost'}]
 inventory = {'dsr_environments': {'hosts': {'sandbox': {
     'ansible_connection': 'local',
     'ansible_python_interpreter': sys.argv[2],
@@ -65,6 +81,9 @@ inventory = {'dsr_environments': {'hosts': {'sandbox': {
     'dsr_pg_monitor_user': 'dsr_monitor',
     'dsr_pg_admin_user': 'postgres',
     'dsr_pg_expect_standbys': 1,
+    'dsr_prometheus_url': prom['url'],
+    'dsr_prometheus_ca_cert': prom['ca_cert'],
+    'dsr_tls_endpoints': endpoints,
 }}}}
 json.dump(inventory, sys.stdout, indent=2)
 PY
@@ -76,4 +95,15 @@ export ANSIBLE_COLLECTIONS_PATH="$dir/collections"
 export ANSIBLE_STDOUT_CALLBACK=default ANSIBLE_DISPLAY_SKIPPED_HOSTS=false ANSIBLE_NOCOLOR=1
 dsr_log "running the morning database check (playbook dsr.ops.db_health)"
 ansible-playbook -i "$dir/inventory.yml" dsr.ops.db_health -e "db_health_state_dir=$dir/state"
+
+# Prometheus credentials, as an AWX credential injects them: into ansible-playbook's environment.
+PROMETHEUS_USERNAME=$("$DSR_PYTHON" -c "import json; print(json.load(open('$state'))['services']['prometheus']['username'])")
+PROMETHEUS_PASSWORD=$("$DSR_PYTHON" -c "import json; print(json.load(open('$state'))['services']['prometheus']['password'])")
+export PROMETHEUS_USERNAME PROMETHEUS_PASSWORD
+# The sandbox Prometheus may be seconds old: rate() over a window longer than its data would
+# understate rates, so the review uses a 30 s window and waits until that much was scraped.
+age=$(( $(date +%s) - $(stat -c %Y "$state") ))
+[ "$age" -ge 35 ] || { dsr_log "waiting $((35 - age)) s for Prometheus to hold 30 s of samples"; sleep $((35 - age)); }
+dsr_log "running the performance metrics review and certificate check (playbook dsr.ops.daily_review)"
+ansible-playbook -i "$dir/inventory.yml" dsr.ops.daily_review -e monitoring_rate_window=30s
 dsr_log "sandbox is up: scripts/sandbox.sh check to run again, scripts/sandbox.sh down to remove it"
