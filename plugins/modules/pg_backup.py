@@ -112,7 +112,7 @@ options:
     type: str
 notes:
   - Runs where ansible-playbook runs and reaches the server over the network, like the other PostgreSQL modules.
-  - The backup is consistent: row counts and dump come from one exported snapshot.
+  - The backup is consistent, because row counts and dump come from one exported snapshot.
 seealso:
   - module: dsr.ops.pg_backup_verify
   - module: dsr.ops.pg_restore
@@ -313,7 +313,8 @@ def main():
         module.fail_json(msg='invalid options: ' + '; '.join(problems))
     try:
         result = Backup(params, check_mode=module.check_mode).run(connect)
-    except (BackupError, PostgresError) as exc:
+    except (BackupError, PostgresError, OSError) as exc:
+        # OSError: disk full, permission denied... the message names the file
         module.fail_json(msg='backup of %s failed: %s' % (params['database'], exc), changed=False)
     for warning in result.pop('warnings', []):
         module.warn(warning)

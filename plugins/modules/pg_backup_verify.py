@@ -17,7 +17,7 @@ description:
   - C(checksum) - the SHA-256 and size of the stored file match the manifest.
   - C(decompression) - the file decompresses completely, to the raw size recorded.
   - C(contents) - C(pg_restore --list) reads the archive's table of contents and finds the data of
-    every table in the manifest. These three are one streaming pass: no temporary disk.
+    every table in the manifest. These three are one streaming pass, with no temporary disk.
   - C(restore_test) (with O(restore_test=true)) - restores into a scratch database created from
     C(template0) with parallel jobs, runs ANALYZE, compares every table's row count with the exact
     counts in the manifest, and drops the scratch database. Scratch databases left by killed runs
@@ -252,7 +252,7 @@ def main():
         module.fail_json(msg='invalid options: ' + '; '.join(problems))
     try:
         result = Verification(params, check_mode=module.check_mode).run()
-    except (BackupError, PostgresError) as exc:
+    except (BackupError, PostgresError, OSError) as exc:
         module.fail_json(msg='verification could not run: %s' % exc, status='unknown', changed=False)
     result['failed_checks'] = sorted(name for name, check in result['checks'].items() if should_fail(check['status'], params['fail_on']))
     if should_fail(result['status'], params['fail_on']):

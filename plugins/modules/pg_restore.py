@@ -134,7 +134,7 @@ backup_path:
   type: str
   sample: /backups/dsr_db/dsr_db_20261127T020000Z.dump.zst
 backup_started_at:
-  description: When that backup was taken: the age of the restored data.
+  description: When that backup was taken, which is the age of the restored data.
   returned: state=restored
   type: str
   sample: "2026-11-27T02:00:00+00:00"
@@ -276,14 +276,14 @@ def main():
         run = RestoreRun(params, check_mode=module.check_mode)
         try:
             result = run.run()
-        except (BackupError, PostgresError) as exc:
+        except (BackupError, PostgresError, OSError) as exc:
             if run.target_changed:
                 module.fail_json(msg='restore completed the swap but then failed: %s' % exc, changed=True, commands=run.commands)
             module.fail_json(msg='restore failed, no database was changed: %s' % exc, changed=False, commands=run.commands)
     else:
         try:
             result = RestoreRun(params, check_mode=module.check_mode).run()
-        except (BackupError, PostgresError) as exc:
+        except (BackupError, PostgresError, OSError) as exc:
             module.fail_json(msg=str(exc), changed=False)
     for warning in result.pop('warnings', []):
         module.warn(warning)

@@ -148,7 +148,7 @@ class Backup:
         cur.execute(_SIZE_SQL)
         database_bytes, table_bytes = cur.fetchone()
         needed = int(table_bytes * SPACE_FACTOR)
-        free = files.free_bytes(self.temp_dir if os.path.isdir(self.temp_dir) else self.backup_dir)
+        free = files.free_bytes(self.temp_dir)
         figures = {'database_bytes': database_bytes, 'table_bytes': table_bytes, 'needed_bytes': needed, 'free_bytes': free}
         if self.params.get('space_check', True) and free < needed:
             raise BackupSpaceError('not enough free space in %s: %d bytes free, about %d needed (%.1f x the %d bytes of table data: '
@@ -163,7 +163,7 @@ class Backup:
         started = self.now()
         basename = mf.backup_basename(self.database, started)
         final_path = os.path.join(self.backup_dir, codec.stored_name(basename, self.compression))
-        result = {'changed': not self.check_mode, 'database': self.database, 'path': final_path,
+        result = {'changed': True, 'database': self.database, 'path': final_path,
                   'manifest_path': mf.manifest_path(final_path), 'compression': self.compression, 'format': 'custom'}
 
         for directory, option in ((self.backup_dir, 'backup_dir'), (self.temp_dir, 'temp_dir')):
@@ -183,7 +183,7 @@ class Backup:
                 space = self._check_space(cur)
             result.update(server_version=server_version_string(server_version_num), pg_dump_version=dump_version, space=space)
 
-            plan_argv = self._dump_argv(pg_dump, '<exported snapshot>', codec.stored_name(basename, 'none') + '.tmp')
+            plan_argv = self._dump_argv(pg_dump, '<exported snapshot>', os.path.join(self.temp_dir, '<temporary name>'))
             result['command'] = pgtools.display_command(plan_argv)
             result['retention'] = self._retention_plan()
             if self.check_mode:

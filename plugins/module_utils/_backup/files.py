@@ -112,6 +112,9 @@ def ensure_private_dir(path, check_mode=False):
 
 
 def free_bytes(path):
-    """Free bytes available to us on the filesystem holding ``path``."""
+    """Free bytes available to us on the filesystem that holds (or will hold) ``path``."""
+    path = os.path.abspath(path)
+    while not os.path.exists(path) and os.path.dirname(path) != path:
+        path = os.path.dirname(path)
     stat = os.statvfs(path)
     return stat.f_bavail * stat.f_frsize

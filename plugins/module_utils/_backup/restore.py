@@ -370,7 +370,6 @@ def restore_and_validate(restorer, raw_path, manifest, scratch, analyze=True):
     return figures
 
 
-
 class RestoreRun:
     """The whole pg_restore module: verify, restore to scratch, validate, create or swap."""
 
@@ -429,7 +428,7 @@ class RestoreRun:
             raise BackupInputError('database %s exists and holds %d tables: restoring into it is refused; set swap=true to restore into a '
                                    'scratch database and swap it in (the current one is kept aside)' % (target, tables))
         action = 'swap' if exists and tables else ('replace_empty' if exists else 'create')
-        result = {'changed': not self.check_mode, 'backup_path': path, 'backup_started_at': manifest['started_at'], 'target_database': target,
+        result = {'changed': True, 'backup_path': path, 'backup_started_at': manifest['started_at'], 'target_database': target,
                   'action': action, 'pg_restore_version': restore_version, 'manifest_sha256': manifest['sha256']}
         if self.check_mode:
             result['msg'] = '%s: would verify %s, restore it into a scratch database and %s %s' % (

@@ -123,8 +123,8 @@ class Verification:
         if not self.params.get('decompress', True):
             digest, size = files.sha256_file(path)
             ok = digest == manifest['sha256'] and size == manifest['stored_size_bytes']
-            return [Check('checksum', OK if ok else CRITICAL, 'SHA-256 %s' % ('matches the manifest' if ok else 'or size differs from the manifest: %s, %d bytes' % (digest, size)),
-                          sha256=digest, size_bytes=size),
+            msg = 'SHA-256 and size match the manifest' if ok else 'SHA-256 or size differs from the manifest: %s, %d bytes' % (digest, size)
+            return [Check('checksum', OK if ok else CRITICAL, msg, sha256=digest, size_bytes=size),
                     Check.skipped('decompression', 'decompress=false'), Check.skipped('contents', 'decompress=false')]
         program = pgtools.find_program('pg_restore', self.params.get('pg_bin_dir'))
         toc = TocReader(program)
