@@ -64,12 +64,10 @@ class TocReader:
             self.open = False
 
     def finish(self):
-        """Return (exit status, stdout, stderr)."""
-        if self.open:
-            try:
-                self.proc.stdin.close()
-            except BrokenPipeError:
-                pass
+        """Return (exit status, stdout, stderr).
+
+        communicate() flushes and closes stdin itself, ignoring a pipe pg_restore already closed.
+        """
         stdout, stderr = self.proc.communicate()
         return self.proc.returncode, stdout.decode('utf-8', 'replace'), stderr.decode('utf-8', 'replace')
 

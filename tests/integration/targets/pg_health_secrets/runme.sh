@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The PostgreSQL password must appear in no result and nowhere in -vvv output, on success
-# and on failure. ansible-test runs this from targets/<name>/ beside ../../integration_config.yml
+# The PostgreSQL passwords must appear in no result and nowhere in -vvv output, on success
+# and on failure, for every module that takes one. ansible-test runs this from targets/<name>/ beside ../../integration_config.yml
 # (it passes that file to role targets, not to scripts).
 set -eu
 
@@ -8,8 +8,9 @@ config=../../integration_config.yml
 [ -f "$config" ] || { echo "$config not found: run through scripts/test.sh" >&2; exit 1; }
 
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
-ansible-playbook -i "$INVENTORY_PATH" -e "@$config" leak.yml "$@" -vvv > "$out" 2>&1 || { cat "$out"; exit 1; }
+backups=$(mktemp -d)
+trap 'rm -rf "$out" "$backups"' EXIT
+ansible-playbook -i "$INVENTORY_PATH" -e "@$config" -e "leak_backup_dir=$backups" leak.yml "$@" -vvv > "$out" 2>&1 || { cat "$out"; exit 1; }
 
 # the run printed module arguments, so a leak would show
 grep -q VALUE_SPECIFIED_IN_NO_LOG_PARAMETER "$out"
