@@ -42,6 +42,14 @@ attributes:
   diff_mode:
     support: none
 options:
+  state:
+    description:
+      - V(present) makes a new backup (and applies retention after it, when O(keep_last) or O(max_age) is set).
+      - V(pruned) only applies retention to the existing backups of O(database) in O(backup_dir), without
+        connecting to the server; the M(dsr.ops.backup) role uses it after verifying the new backup.
+    type: str
+    choices: [present, pruned]
+    default: present
   database:
     description:
       - The database to back up. The module connects to it (O(login_db) is not used).
@@ -132,6 +140,13 @@ EXAMPLES = r'''
     max_age: 15d
   register: backup
 
+- name: After verifying the new backup, apply retention
+  dsr.ops.pg_backup:
+    state: pruned
+    database: dsr_db
+    backup_dir: /backups/dsr_db
+    keep_last: 14
+
 - name: What would happen (check mode)
   dsr.ops.pg_backup:
     database: dsr_db
@@ -142,12 +157,12 @@ EXAMPLES = r'''
 RETURN = r'''
 path:
   description: The backup file (planned, in check mode).
-  returned: always
+  returned: O(state=present)
   type: str
   sample: /backups/dsr_db/dsr_db_20261127T020000Z.dump.zst
 manifest_path:
   description: Its manifest.
-  returned: always
+  returned: O(state=present)
   type: str
   sample: /backups/dsr_db/dsr_db_20261127T020000Z.dump.zst.manifest.json
 sha256:
@@ -197,7 +212,7 @@ rows:
   sample: 18223451
 command:
   description: The C(pg_dump) command line (with a placeholder for the snapshot in check mode). It never holds a password.
-  returned: always
+  returned: O(state=present)
   type: str
   sample: /usr/lib/postgresql/15/bin/pg_dump --format=custom --compress=0 --no-password --snapshot=00000003-0000001B-1 --file=... --dbname=dsr_db
 commands:
@@ -213,17 +228,17 @@ globals_path:
   sample: /backups/dsr_db/dsr_db_20261127T020000Z.dump.zst.globals.sql
 server_version:
   description: Server version.
-  returned: always
+  returned: O(state=present)
   type: str
   sample: "15.18"
 pg_dump_version:
   description: C(pg_dump --version) output.
-  returned: always
+  returned: O(state=present)
   type: str
   sample: pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)
 space:
   description: The free-space check, C(database_bytes), C(table_bytes), C(needed_bytes), C(free_bytes).
-  returned: always
+  returned: O(state=present)
   type: dict
   sample: {database_bytes: 1320000000, table_bytes: 1010000000, needed_bytes: 1616000000, free_bytes: 80000000000}
 retention:
@@ -266,6 +281,7 @@ def argument_spec():
     """Connection options plus what to back up, where, and how."""
     spec = postgres_argument_spec()
     spec.update(
+        state=dict(type='str', choices=['present', 'pruned'], default='present'),
         database=dict(type='str', required=True, aliases=['name']),
         backup_dir=dict(type='path', required=True),
         temp_dir=dict(type='path'),
@@ -305,7 +321,7 @@ def validate(params):
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     _deps.require(module, 'psycopg2')
-    if module.params['compression'] == 'zstd':
+    if module.params['compression'] == 'zstd' and module.params['state'] == 'present':
         _deps.require(module, 'zstandard')
     params = module.params
     problems = validate(params)

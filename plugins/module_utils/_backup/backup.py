@@ -158,8 +158,25 @@ class Backup:
 
     # -- the run -------------------------------------------------------------
 
+    def prune(self):
+        """Apply retention only (state=pruned): no connection, no dump."""
+        if self.params.get('keep_last') is None and self.params.get('max_age') is None:
+            raise BackupInputError('state=pruned needs keep_last and/or max_age')
+        if self.check_mode:
+            entries = mf.list_backups(self.backup_dir, self.database)
+            delete, keep = retention.plan(entries, self.params.get('keep_last'), self.params.get('max_age'), self.now())
+            outcome = {'deleted': [retention.describe(e, r) for e, r in delete], 'kept': [retention.describe(e, r) for e, r in keep]}
+        else:
+            with DatabaseLock(self.backup_dir, self.database, purpose='retention'):
+                outcome = self._apply_retention()
+        count = len(outcome['deleted'])
+        return {'changed': bool(count), 'database': self.database, 'retention': outcome,
+                'msg': '%s %d backups of %s, kept %d' % ('would delete' if self.check_mode else 'deleted', count, self.database, len(outcome['kept']))}
+
     def run(self, connect):
         """Back up the database; ``connect(params)`` returns (connection, seconds)."""
+        if self.params.get('state') == 'pruned':
+            return self.prune()
         started = self.now()
         basename = mf.backup_basename(self.database, started)
         final_path = os.path.join(self.backup_dir, codec.stored_name(basename, self.compression))
@@ -242,7 +259,11 @@ class Backup:
                 raw_read, stored_size, sha256 = codec.compress_stream(source, target, self.compression, self.level, self.threads)
             if raw_read != raw_size:
                 raise BackupToolError('the dump changed while it was compressed (%d bytes, then %d)' % (raw_size, raw_read))
-            files.publish(stored_temp, final_path)
+            try:
+                files.publish(stored_temp, final_path, overwrite=False)
+            except FileExistsError:
+                raise BackupInputError('a backup named %s already exists (names carry the second the backup started): '
+                                       'run again in a moment' % final_path) from None
             os.unlink(raw_temp)
             stored_at = time.monotonic()
 

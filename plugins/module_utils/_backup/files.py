@@ -52,18 +52,23 @@ def open_private(path):
     return os.fdopen(fd, 'wb')
 
 
-def publish(temp, final):
-    """fsync ``temp``, rename it to ``final`` and fsync the directory.
+def publish(temp, final, overwrite=True):
+    """fsync ``temp``, move it to ``final`` atomically and fsync the directory.
 
-    ``os.replace`` is atomic on one filesystem: readers see the old file or the
-    complete new one, never a partial one.
+    Readers see the old file or the complete new one, never a partial one. With
+    ``overwrite=False`` an existing ``final`` is never replaced (``os.link``
+    fails instead), so a backup cannot clobber another one of the same name.
     """
     fd = os.open(temp, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
-    os.replace(temp, final)
+    if overwrite:
+        os.replace(temp, final)
+    else:
+        os.link(temp, final)
+        os.unlink(temp)
     fsync_dir(os.path.dirname(os.path.abspath(final)))
 
 

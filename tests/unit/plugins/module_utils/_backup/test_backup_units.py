@@ -181,3 +181,14 @@ def test_old_pg_dump_is_refused():
 @pytest.mark.parametrize('text, major', [('pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)', 15), ('pg_dump (PostgreSQL) 9.6.24', 9), ('nope', None)])
 def test_major_version(text, major):
     assert pgtools.major_version(text) == major
+
+
+def test_publish_without_overwrite_never_clobbers(tmp_path):
+    final = tmp_path / 'final'
+    final.write_bytes(b'first')
+    temp = files.temp_path(str(tmp_path), 'final')
+    with files.open_private(temp) as handle:
+        handle.write(b'second')
+    with pytest.raises(FileExistsError):
+        files.publish(temp, str(final), overwrite=False)
+    assert final.read_bytes() == b'first'
