@@ -21,7 +21,7 @@ description:
   - C(restore_test) (with O(restore_test=true)) - restores into a scratch database created from
     C(template0) with parallel jobs, runs ANALYZE, compares every table's row count with the exact
     counts in the manifest, and drops the scratch database. Scratch databases left by killed runs
-    are found (by name and a marker comment, with no session connected) and dropped first.
+    are found (by name, a marker comment, and an advisory lock no live run holds) and dropped first.
   - Records the result beside the backup (C(<file>.verify.json)); M(dsr.ops.pg_backup) retention never
     deletes the newest backup whose record says V(ok).
   - Replaces the runbook's C(gunzip -t) and C(ls -la /backups/) checks, which only prove gzip framing.

@@ -163,8 +163,15 @@ class Restorer:
     # -- scratch databases ---------------------------------------------------
 
     def create_scratch(self, source_database):
-        """Create an empty scratch database from template0, marked so a later run can clean it up."""
+        """Create an empty scratch database from template0, marked so a later run can clean it up.
+
+        This run holds a session advisory lock named after the scratch database on
+        its maintenance connection until it ends: the server releases it when the
+        run dies, however it dies, which is how a later run tells a killed run's
+        leftover from a live run's work in progress.
+        """
         name = scratch_name(source_database)
+        self.execute('SELECT pg_advisory_lock(hashtext(%s))', (name,))
         self.execute(sql.SQL('CREATE DATABASE {} TEMPLATE template0').format(sql.Identifier(name)))
         mark = json.dumps({'mark': SCRATCH_MARK, 'source': source_database, 'created': mf.isoformat(mf.utcnow())})
         self.execute(sql.SQL('COMMENT ON DATABASE {} IS {}').format(sql.Identifier(name), sql.Literal(mark)))
@@ -176,17 +183,25 @@ class Restorer:
         self.execute(sql.SQL(query).format(sql.Identifier(name)))
 
     def stale_scratch_databases(self, source_database):
-        """Scratch databases of ``source_database`` left by killed runs: ours by name and mark, and unused."""
-        rows = self._all("SELECT d.datname, shobj_description(d.oid, 'pg_database'), "
-                         "(SELECT count(*) FROM pg_stat_activity a WHERE a.datname = d.datname) "
-                         "FROM pg_database d WHERE d.datname LIKE %s", (SCRATCH_PREFIX.replace('_', '\\_') + '%',))
+        """Scratch databases of ``source_database`` left by killed runs: ours by name and mark, and no live run's.
+
+        A live run holds the scratch database's advisory lock; a killed run's lock
+        was released with its connection. Sessions of a killed run may linger on
+        the server (an index build does not notice its client is gone), so these
+        databases are dropped WITH (FORCE).
+        """
+        rows = self._all("SELECT d.datname, shobj_description(d.oid, 'pg_database') FROM pg_database d WHERE d.datname LIKE %s",
+                         (SCRATCH_PREFIX.replace('_', '\\_') + '%',))
         stale = []
-        for name, comment, connected in rows:
+        for name, comment in rows:
             try:
                 mark = json.loads(comment or '{}')
             except ValueError:
                 continue
-            if mark.get('mark') == SCRATCH_MARK and mark.get('source') == source_database and connected == 0:
+            if mark.get('mark') != SCRATCH_MARK or mark.get('source') != source_database:
+                continue
+            if self._one('SELECT pg_try_advisory_lock(hashtext(%s))', (name,))[0]:
+                self.execute('SELECT pg_advisory_unlock(hashtext(%s))', (name,))
                 stale.append(name)
         return stale
 
@@ -437,7 +452,7 @@ class RestoreRun:
 
         stale = restorer.stale_scratch_databases(manifest['database'])
         for name in stale:
-            restorer.drop_database(name)
+            restorer.drop_database(name, force=True)
         result['dropped_stale_scratch_databases'] = stale
 
         temp_dir = self.params.get('temp_dir') or os.path.dirname(os.path.abspath(path))

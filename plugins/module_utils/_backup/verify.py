@@ -193,7 +193,7 @@ class Verification:
             restorer = Restorer(conn, params, self.params.get('pg_bin_dir'), self.params.get('jobs', 2), commands=self.commands)
             stale = restorer.stale_scratch_databases(manifest['database'])
             for name in stale:
-                restorer.drop_database(name)
+                restorer.drop_database(name, force=True)
             raw, dummy = decompress_verified(path, manifest, self.params.get('temp_dir') or os.path.dirname(os.path.abspath(path)))
             scratch = restorer.create_scratch(manifest['database'])
             figures = restore_and_validate(restorer, raw, manifest, scratch)
