@@ -3,6 +3,8 @@
 # with a small DSR-shaped database, a Prometheus scraping a test exporter, and TLS endpoints; then
 # the morning database check, and the performance metrics review with the certificate check.
 #
+# Then the nightly backup chain: backup -> verify -> retention, and the weekly restore test.
+#
 #   scripts/sandbox.sh            # start the sandbox (if not running), load data, run the check
 #   scripts/sandbox.sh check      # run the check again against the running sandbox
 #   scripts/sandbox.sh down       # stop the sandbox and delete its data
@@ -61,7 +63,7 @@ mkdir -p "$dir/collections/ansible_collections/dsr"
 ln -sfn "$repo" "$dir/collections/ansible_collections/dsr/ops"
 
 # One inventory host per DSR environment; secrets are not in the inventory (see docs/inventory.md).
-"$DSR_PYTHON" - "$state" "$DSR_PYTHON" > "$dir/inventory.yml" <<'PY'
+"$DSR_PYTHON" - "$state" "$DSR_PYTHON" "$dir/backups" > "$dir/inventory.yml" <<'PY'
 import json, sys
 services = json.load(open(sys.argv[1]))['services']
 pg, prom, tls = services['postgres'], services['prometheus'], services['tls']
@@ -80,6 +82,9 @@ inventory = {'dsr_environments': {'hosts': {'sandbox': {
     'dsr_pg_database': pg['database'],
     'dsr_pg_monitor_user': 'dsr_monitor',
     'dsr_pg_admin_user': 'postgres',
+    'dsr_pg_backup_user': 'postgres',
+    'dsr_pg_restore_test_user': 'postgres',
+    'dsr_backup_dir': sys.argv[3],
     'dsr_pg_expect_standbys': 1,
     'dsr_prometheus_url': prom['url'],
     'dsr_prometheus_ca_cert': prom['ca_cert'],
@@ -106,4 +111,13 @@ age=$(( $(date +%s) - $(stat -c %Y "$state") ))
 [ "$age" -ge 35 ] || { dsr_log "waiting $((35 - age)) s for Prometheus to hold 30 s of samples"; sleep $((35 - age)); }
 dsr_log "running the performance metrics review and certificate check (playbook dsr.ops.daily_review)"
 ansible-playbook -i "$dir/inventory.yml" dsr.ops.daily_review -e monitoring_rate_window=30s
+
+# The backup role logs in as the backup user; its password arrives like an AWX credential's.
+PGPASSWORD=$("$DSR_PYTHON" -c "import json; print(json.load(open('$state'))['services']['postgres']['passwords']['postgres'])")
+dsr_log "running the nightly backup: dump, verify, retention (playbook dsr.ops.backup)"
+ansible-playbook -i "$dir/inventory.yml" dsr.ops.backup -e backup_keep_last=3
+dsr_log "running the weekly backup verification with a restore test (playbook dsr.ops.backup_verification)"
+ansible-playbook -i "$dir/inventory.yml" dsr.ops.backup_verification -e backup_verification_restore_test=true
+dsr_log "backups in $dir/backups:"
+ls -l "$dir/backups"
 dsr_log "sandbox is up: scripts/sandbox.sh check to run again, scripts/sandbox.sh down to remove it"
