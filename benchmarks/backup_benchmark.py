@@ -238,7 +238,7 @@ def report(rounds, database_bytes):
     print('    pg_backup: dump %.1f s, compress + hash + publish %.1f s' % (dump, median(rounds, 'pg_backup', 'compress_seconds')))
     print()
     print('%-44s %10.0f MB' % ('runbook output (gzip -6 SQL)', gzip_size / 1e6))
-    print('%-44s %10.0f MB  (%.2fx gzip)' % ('pg_backup output (zstd -3 custom)', zstd_size / 1e6, zstd_size / gzip_size))
+    print('%-44s %10.0f MB  (%.2fx gzip)' % ('pg_backup output (custom format, zstd)', zstd_size / 1e6, zstd_size / gzip_size))
     print('%-44s %10.0f MB' % ('peak RSS, module Python process', rss))
     print('%-44s %10.0f MB' % ('peak RSS, programs it started (pg_dump...)', child))
     checks = [

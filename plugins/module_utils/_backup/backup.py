@@ -132,7 +132,8 @@ class Backup:
         return conn_params
 
     def _dump_argv(self, pg_dump, snapshot, target):
-        argv = [pg_dump, '--format=custom', '--compress=0', '--no-password', '--snapshot=%s' % snapshot, '--file=%s' % target]
+        # --no-sync: the raw dump is a temporary file; what is kept (the compressed copy) is fsynced by us
+        argv = [pg_dump, '--format=custom', '--compress=0', '--no-sync', '--no-password', '--snapshot=%s' % snapshot, '--file=%s' % target]
         if self.params.get('lock_wait_timeout'):
             argv.append('--lock-wait-timeout=%s' % self.params['lock_wait_timeout'])
         argv.append('--dbname=%s' % self.database)

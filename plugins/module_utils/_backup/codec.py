@@ -24,7 +24,8 @@ CHUNK = 1024 * 1024
 _DECOMPRESS_ERRORS = (OSError, EOFError, ValueError) + ((zstandard.ZstdError,) if _deps.HAS_ZSTANDARD else ())
 COMPRESSIONS = ('zstd', 'gzip', 'none')
 EXTENSIONS = {'zstd': '.zst', 'gzip': '.gz', 'none': ''}
-DEFAULT_LEVELS = {'zstd': 3, 'gzip': 6, 'none': 0}
+# zstd 1, not 3: on registry-shaped data level 1 was both faster and smaller (docs/backup-format-spike.md)
+DEFAULT_LEVELS = {'zstd': 1, 'gzip': 6, 'none': 0}
 LEVEL_RANGES = {'zstd': (1, 19), 'gzip': (1, 9), 'none': (0, 0)}
 
 

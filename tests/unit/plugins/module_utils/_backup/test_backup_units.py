@@ -115,7 +115,7 @@ def test_codec_detects_damage(compression, tmp_path):
 
 
 def test_codec_levels():
-    assert codec.validate_level('zstd', None) == 3
+    assert codec.validate_level('zstd', None) == 1
     with pytest.raises(ValueError, match='between 1 and 9'):
         codec.validate_level('gzip', 12)
 
