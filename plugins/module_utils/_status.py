@@ -147,3 +147,17 @@ def summarize(checks):
     else:
         summary = '%s: all %d checks ok' % (overall, len(checks))
     return overall, summary
+
+
+def gate(result, fail_on, what):
+    """Gate a check module's result on ``fail_on``.
+
+    Adds ``failed_checks`` (the sub-checks whose status fails, in their order)
+    and returns the failure message naming each of them with its reason, or
+    None when the overall status passes.
+    """
+    result['failed_checks'] = [name for name, check in result['checks'].items() if should_fail(check['status'], fail_on)]
+    if not should_fail(result['status'], fail_on):
+        return None
+    reasons = ['%s: %s' % (name, result['checks'][name]['msg']) for name in result['failed_checks']]
+    return '%s is %s (%s)' % (what, result['summary'], '; '.join(reasons))

@@ -282,7 +282,7 @@ checks:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.dsr.ops.plugins.module_utils._status import FAIL_ON_CHOICES, should_fail
+from ansible_collections.dsr.ops.plugins.module_utils._status import FAIL_ON_CHOICES, gate
 from ansible_collections.dsr.ops.plugins.module_utils._metrics.checks import (
     DEFAULT_MAX_SERIES,
     DEFAULT_WINDOW,
@@ -341,10 +341,9 @@ def main():
     result['prometheus_url'] = params['url']
     for warning in result['api_warnings']:
         module.warn('Prometheus: %s' % warning)
-    result['failed_checks'] = [name for name, check in result['checks'].items() if should_fail(check['status'], params['fail_on'])]
-    if should_fail(result['status'], params['fail_on']):
-        reasons = ['%s: %s' % (name, result['checks'][name]['msg']) for name in result['failed_checks']]
-        module.fail_json(msg='metrics are %s (%s)' % (result['summary'], '; '.join(reasons)), changed=False, **result)
+    failure = gate(result, params['fail_on'], 'metrics')
+    if failure:
+        module.fail_json(msg=failure, changed=False, **result)
     module.exit_json(changed=False, **result)
 
 

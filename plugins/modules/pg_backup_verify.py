@@ -208,7 +208,7 @@ from ansible_collections.dsr.ops.plugins.module_utils._durations import parse_du
 from ansible_collections.dsr.ops.plugins.module_utils._backup.errors import BackupError
 from ansible_collections.dsr.ops.plugins.module_utils._backup.verify import Verification
 from ansible_collections.dsr.ops.plugins.module_utils._postgres.connection import PostgresError, postgres_argument_spec, validate_connection_params
-from ansible_collections.dsr.ops.plugins.module_utils._status import FAIL_ON_CHOICES, should_fail
+from ansible_collections.dsr.ops.plugins.module_utils._status import FAIL_ON_CHOICES, gate
 
 
 def argument_spec():
@@ -254,10 +254,9 @@ def main():
         result = Verification(params, check_mode=module.check_mode).run()
     except (BackupError, PostgresError, OSError) as exc:
         module.fail_json(msg='verification could not run: %s' % exc, status='unknown', changed=False)
-    result['failed_checks'] = sorted(name for name, check in result['checks'].items() if should_fail(check['status'], params['fail_on']))
-    if should_fail(result['status'], params['fail_on']):
-        reasons = ['%s: %s' % (name, result['checks'][name]['msg']) for name in result['failed_checks']]
-        module.fail_json(msg='backup verification is %s (%s)' % (result['summary'], '; '.join(reasons)), **result)
+    failure = gate(result, params['fail_on'], 'backup verification')
+    if failure:
+        module.fail_json(msg=failure, **result)
     module.exit_json(**result)
 
 

@@ -328,7 +328,7 @@ checks:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.dsr.ops.plugins.module_utils import _deps
-from ansible_collections.dsr.ops.plugins.module_utils._status import FAIL_ON_CHOICES, ThresholdError, should_fail, validate_thresholds
+from ansible_collections.dsr.ops.plugins.module_utils._status import FAIL_ON_CHOICES, ThresholdError, gate, validate_thresholds
 from ansible_collections.dsr.ops.plugins.module_utils._postgres.connection import (
     connect,
     postgres_argument_spec,
@@ -426,10 +426,9 @@ def main():
     except StateFileError as exc:
         module.fail_json(msg=str(exc))
 
-    result['failed_checks'] = sorted(name for name, check in result['checks'].items() if should_fail(check['status'], params['fail_on']))
-    if should_fail(result['status'], params['fail_on']):
-        reasons = ['%s: %s' % (name, result['checks'][name]['msg']) for name in result['failed_checks']]
-        module.fail_json(msg='PostgreSQL health is %s (%s)' % (result['summary'], '; '.join(reasons)), changed=False, **result)
+    failure = gate(result, params['fail_on'], 'PostgreSQL health')
+    if failure:
+        module.fail_json(msg=failure, changed=False, **result)
     module.exit_json(changed=False, **result)
 
 

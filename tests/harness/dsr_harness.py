@@ -129,7 +129,9 @@ class Runner:
     def run(self, argv, env=None, check=True, timeout=300, stdin=None):
         """Run a command as the service user; raise HarnessError with its output on failure."""
         full = self.argv(argv, env)
-        proc = subprocess.run(full, capture_output=True, text=True, timeout=timeout, check=False, cwd='/',
+        # the caller's libpq settings (PGPASSWORD, PGHOST, ...) must not redirect the harness's own tools
+        clean = {key: value for key, value in os.environ.items() if not key.startswith('PG')}
+        proc = subprocess.run(full, capture_output=True, text=True, timeout=timeout, check=False, cwd='/', env=clean,
                               input=stdin, stdin=None if stdin is not None else subprocess.DEVNULL)
         if check and proc.returncode != 0:
             raise HarnessError('%s failed (%d):\n%s%s' % (shlex.join(argv), proc.returncode, proc.stdout, proc.stderr))
