@@ -149,15 +149,16 @@ def summarize(checks):
     return overall, summary
 
 
-def gate(result, fail_on, what):
+def gate(result, fail_on, subject):
     """Gate a check module's result on ``fail_on``.
 
     Adds ``failed_checks`` (the sub-checks whose status fails, in their order)
-    and returns the failure message naming each of them with its reason, or
-    None when the overall status passes.
+    and returns the failure message, ``<subject> <summary> (<name>: <reason>; ...)``,
+    or None when the overall status passes. ``subject`` carries its verb:
+    ``'PostgreSQL health is'``, ``'metrics are'``.
     """
     result['failed_checks'] = [name for name, check in result['checks'].items() if should_fail(check['status'], fail_on)]
     if not should_fail(result['status'], fail_on):
         return None
     reasons = ['%s: %s' % (name, result['checks'][name]['msg']) for name in result['failed_checks']]
-    return '%s is %s (%s)' % (what, result['summary'], '; '.join(reasons))
+    return '%s %s (%s)' % (subject, result['summary'], '; '.join(reasons))

@@ -341,7 +341,7 @@ def main():
     result['prometheus_url'] = params['url']
     for warning in result['api_warnings']:
         module.warn('Prometheus: %s' % warning)
-    failure = gate(result, params['fail_on'], 'metrics')
+    failure = gate(result, params['fail_on'], 'metrics are')
     if failure:
         module.fail_json(msg=failure, changed=False, **result)
     module.exit_json(changed=False, **result)

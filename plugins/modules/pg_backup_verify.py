@@ -254,7 +254,7 @@ def main():
         result = Verification(params, check_mode=module.check_mode).run()
     except (BackupError, PostgresError, OSError) as exc:
         module.fail_json(msg='verification could not run: %s' % exc, status='unknown', changed=False)
-    failure = gate(result, params['fail_on'], 'backup verification')
+    failure = gate(result, params['fail_on'], 'backup verification is')
     if failure:
         module.fail_json(msg=failure, **result)
     module.exit_json(**result)

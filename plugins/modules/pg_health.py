@@ -426,7 +426,7 @@ def main():
     except StateFileError as exc:
         module.fail_json(msg=str(exc))
 
-    failure = gate(result, params['fail_on'], 'PostgreSQL health')
+    failure = gate(result, params['fail_on'], 'PostgreSQL health is')
     if failure:
         module.fail_json(msg=failure, changed=False, **result)
     module.exit_json(changed=False, **result)

@@ -95,12 +95,12 @@ def test_check_rejects_foreign_status():
 def test_gate_names_each_failing_check_with_its_reason():
     result = {'status': 'critical', 'summary': 'critical: b=critical, c=unknown',
               'checks': {'a': {'status': 'ok', 'msg': 'fine'}, 'b': {'status': 'critical', 'msg': 'full'}, 'c': {'status': 'unknown', 'msg': 'blind'}}}
-    assert st.gate(result, 'critical', 'disk') == 'disk is critical: b=critical, c=unknown (b: full; c: blind)'
+    assert st.gate(result, 'critical', 'disk is') == 'disk is critical: b=critical, c=unknown (b: full; c: blind)'
     assert result['failed_checks'] == ['b', 'c']
 
 
 def test_gate_passes_warnings_unless_asked():
     result = {'status': 'warning', 'summary': 'warning: a=warning', 'checks': {'a': {'status': 'warning', 'msg': 'hm'}}}
-    assert st.gate(result, 'critical', 'x') is None and result['failed_checks'] == []
-    assert st.gate(result, 'warning', 'x') == 'x is warning: a=warning (a: hm)'
-    assert st.gate(result, 'never', 'x') is None
+    assert st.gate(result, 'critical', 'x is') is None and result['failed_checks'] == []
+    assert st.gate(result, 'warning', 'metrics are') == 'metrics are warning: a=warning (a: hm)'
+    assert st.gate(result, 'never', 'x is') is None
