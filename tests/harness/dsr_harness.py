@@ -22,14 +22,16 @@ Services:
   proxy in front of it. The monitoring role's alert rules are loaded.
 * ``tls``: TLS endpoints whose certificates are expired, expire in 3, 20 and
   90 days, and one whose intermediate expires before its leaf.
+* ``s3``: an S3 API server, moto in server mode over HTTP (in memory, any
+  credentials), for the off-site backup copies.
 
 Every certificate comes from one harness CA (root and intermediate) made with
-``cryptography`` in ``DIR/ca``. Later services (S3, ...) are added as more
-``Service`` classes with the same ``start``/``stop``/``state`` shape.
+``cryptography`` in ``DIR/ca``. More services are added as more ``Service``
+classes with the same ``start``/``stop``/``state`` shape.
 
 CLI::
 
-    python tests/harness/dsr_harness.py up   --dir /tmp/dsr-harness [--services postgres,prometheus,tls] [--no-standby]
+    python tests/harness/dsr_harness.py up   --dir /tmp/dsr-harness [--services postgres,prometheus,tls,s3] [--no-standby]
     python tests/harness/dsr_harness.py down --dir /tmp/dsr-harness
     python tests/harness/dsr_harness.py env  --dir /tmp/dsr-harness   # shell exports for psql & co
 """
@@ -656,10 +658,49 @@ class PrometheusService(Service):
             kill_pidfile(pidfile, self.dir)
 
 
+class S3Service(Service):
+    """An S3 API server: moto in server mode, over plain HTTP on loopback.
+
+    moto keeps objects in memory, accepts any credentials and answers some
+    checksum questions differently from AWS (no ``-N`` suffix on multipart
+    checksums, no checksum type on HEAD): tests keep objects modest and do not
+    take moto's quirks for S3's behaviour.
+    """
+
+    name = 's3'
+    ACCESS_KEY = 'dsr-harness-access-key'
+
+    def __init__(self, base_dir, runner):
+        super().__init__(base_dir, runner)
+        self.dir = os.path.join(base_dir, 's3')
+
+    def start(self):
+        os.makedirs(self.dir, mode=0o700)
+        port = free_port()
+        log = os.path.join(self.dir, 'moto.log')
+        pidfile = os.path.join(self.dir, 'moto.pid')
+        spawn([sys.executable, '-m', 'moto.server', '-H', '127.0.0.1', '-p', str(port)], log, pidfile)
+        wait_for_port(port, 'the moto S3 server', log)
+        self.state = {
+            'endpoint_url': 'http://127.0.0.1:%d' % port,
+            'region': 'us-east-1',
+            'access_key': self.ACCESS_KEY,
+            # moto accepts any secret; a random one still lets tests prove it never leaks
+            'secret_key': secrets.token_urlsafe(30),
+            'pidfile': pidfile,
+            'log': log,
+        }
+        return self.state
+
+    def stop(self, state):
+        kill_pidfile(state['pidfile'], 'moto.server')
+
+
 SERVICES = {
     'postgres': PostgresService,
     'tls': TlsService,
     'prometheus': PrometheusService,
+    's3': S3Service,
 }
 
 

@@ -53,6 +53,14 @@ def render(state, python):
             # name -> host, port, server_name, chain (PEM file: leaf + issuer), leaf_not_after, issuer_not_after
             'dsr_tls_servers': {name: {key: endpoint[key] for key in _TLS_KEYS} for name, endpoint in tls['endpoints'].items()},
         })
+    s3 = state['services'].get('s3')
+    if s3:
+        config.update({
+            'dsr_s3_endpoint_url': s3['endpoint_url'],
+            'dsr_s3_region': s3['region'],
+            'dsr_s3_access_key': s3['access_key'],
+            'dsr_s3_secret_key': s3['secret_key'],
+        })
     return config
 
 
