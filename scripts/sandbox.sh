@@ -39,11 +39,23 @@ if [ "$action" = down ]; then
 fi
 
 state="$harness/state.json"
+sandbox_services=postgres,prometheus,tls
+if [ -f "$state" ] && ! "$DSR_PYTHON" - "$state" "$sandbox_services" <<'PY'
+import json, sys
+have = set(json.load(open(sys.argv[1]))['services'])
+sys.exit(0 if set(sys.argv[2].split(',')) <= have else 1)
+PY
+then
+  # a sandbox started by an older version of this script lacks services: it is throwaway, rebuild it
+  dsr_log "the sandbox in $dir lacks services this version needs ($sandbox_services): rebuilding it"
+  "$DSR_PYTHON" tests/harness/dsr_harness.py down --dir "$harness"
+  rm -rf "$dir"
+fi
 if [ ! -f "$state" ]; then
   [ "$action" = up ] || { dsr_log "no sandbox running: run scripts/sandbox.sh"; exit 1; }
   mkdir -p "$dir"
   dsr_log "starting PostgreSQL primary + standby, Prometheus and TLS endpoints in $harness"
-  "$DSR_PYTHON" tests/harness/dsr_harness.py up --dir "$harness" --services postgres,prometheus,tls
+  "$DSR_PYTHON" tests/harness/dsr_harness.py up --dir "$harness" --services "$sandbox_services"
   # one database server whose data volume fills up, so the review has something to say
   "$DSR_PYTHON" - "$state" <<'PY'
 import json, sys, urllib.request
