@@ -339,3 +339,25 @@ def test_pg_dump_is_never_left_running_when_the_module_is_killed_alone(harness, 
     run.proc.stdout.close()
     run.proc.stderr.close()
     assert survivors == [], 'pg_dump outlived the module'
+
+
+def test_lock_wait_timeout_bounds_a_backup_behind_a_lock(harness, registry, run_module, tmp_path):
+    """A table locked by someone else fails the backup after lock_wait_timeout, cleanly, instead of hanging."""
+    backup_dir = tmp_path / 'locked'
+    blocker = connect(harness, DATABASE)
+    blocker.autocommit = False
+    try:
+        with blocker.cursor() as cur:
+            cur.execute('LOCK TABLE registry.grievances IN ACCESS EXCLUSIVE MODE')
+        started = time.monotonic()
+        result = run_module('pg_backup', backup_args(harness, backup_dir, lock_wait_timeout='1s'), timeout=120)
+        elapsed = time.monotonic() - started
+    finally:
+        blocker.rollback()
+        blocker.close()
+    assert result['failed'] is True
+    assert 'lock timeout' in result['msg']
+    assert elapsed < 60
+    assert [n for n in os.listdir(backup_dir) if not n.endswith('.lock')] == []
+    bad = run_module('pg_backup', backup_args(harness, tmp_path / 'bad', lock_wait_timeout='soonish'))
+    assert bad['failed'] is True and 'lock_timeout' in bad['msg'] and 'Traceback' not in bad['msg']

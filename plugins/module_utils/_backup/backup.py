@@ -198,6 +198,9 @@ class Backup:
             server_version_num = conn.info.server_version
             pgtools.require_not_older(pg_dump, dump_major, server_version_num)
             with conn.cursor() as cur:
+                if self.params.get('lock_wait_timeout'):
+                    # our own size and row-count queries wait on table locks as pg_dump does: bound them alike
+                    cur.execute('SELECT set_config(%s, %s, false)', ('lock_timeout', self.params['lock_wait_timeout']))
                 space = self._check_space(cur)
             result.update(server_version=server_version_string(server_version_num), pg_dump_version=dump_version, space=space)
 
@@ -216,10 +219,10 @@ class Backup:
                     result['removed_stale_temp_files'] = clean_leftovers({self.backup_dir, self.temp_dir}, self.database)
                     result.update(self._dump(conn, pg_dump, dump_version, server_version_num, basename, final_path, started))
                     result['retention'] = self._apply_retention()
-            except psycopg2.Error as exc:
-                raise BackupToolError('query on %s failed: %s' % (self.database, (exc.pgerror or str(exc)).strip())) from None
             finally:
                 os.umask(umask)
+        except psycopg2.Error as exc:
+            raise BackupToolError('query on %s failed: %s' % (self.database, (exc.pgerror or str(exc)).strip())) from None
         finally:
             conn.close()
         result['warnings'] = self.warnings
