@@ -149,16 +149,19 @@ def summarize(checks):
     return overall, summary
 
 
-def gate(result, fail_on, subject):
+def gate(result, fail_on, subject, checks=None):
     """Gate a check module's result on ``fail_on``.
 
     Adds ``failed_checks`` (the sub-checks whose status fails, in their order)
     and returns the failure message, ``<subject> <summary> (<name>: <reason>; ...)``,
     or None when the overall status passes. ``subject`` carries its verb:
-    ``'PostgreSQL health is'``, ``'metrics are'``.
+    ``'PostgreSQL health is'``, ``'metrics are'``. ``checks`` is an iterable of
+    ``(name, check dict)``; by default the items of ``result['checks']``.
     """
-    result['failed_checks'] = [name for name, check in result['checks'].items() if should_fail(check['status'], fail_on)]
+    checks = result['checks'].items() if checks is None else checks
+    failing = [(name, check) for name, check in checks if should_fail(check['status'], fail_on)]
+    result['failed_checks'] = [name for name, dummy in failing]
     if not should_fail(result['status'], fail_on):
         return None
-    reasons = ['%s: %s' % (name, result['checks'][name]['msg']) for name in result['failed_checks']]
+    reasons = ['%s: %s' % (name, check['msg']) for name, check in failing]
     return '%s %s (%s)' % (subject, result['summary'], '; '.join(reasons))

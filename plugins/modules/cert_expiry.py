@@ -325,7 +325,7 @@ certificates:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.dsr.ops.plugins.module_utils import _deps
-from ansible_collections.dsr.ops.plugins.module_utils._status import FAIL_ON_CHOICES, should_fail
+from ansible_collections.dsr.ops.plugins.module_utils._status import FAIL_ON_CHOICES, gate
 from ansible_collections.dsr.ops.plugins.module_utils._tls.certificates import CertificateError, parse_now
 from ansible_collections.dsr.ops.plugins.module_utils._tls.endpoint import PROTOCOLS
 from ansible_collections.dsr.ops.plugins.module_utils._tls.expiry import DEFAULTS, HOSTNAME_MISMATCH_CHOICES, ExpiryCheck, validate
@@ -372,10 +372,9 @@ def main():
         _deps.require(module, 'OpenSSL')
 
     result = ExpiryCheck(params, now).run()
-    result['failed_checks'] = [c['name'] for c in result['certificates'] if should_fail(c['status'], params['fail_on'])]
-    if should_fail(result['status'], params['fail_on']):
-        reasons = ['%s: %s' % (c['name'], c['msg']) for c in result['certificates'] if c['name'] in result['failed_checks']]
-        module.fail_json(msg='certificates are %s (%s)' % (result['summary'], '; '.join(reasons)), changed=False, **result)
+    failure = gate(result, params['fail_on'], 'certificates are', ((c['name'], c) for c in result['certificates']))
+    if failure:
+        module.fail_json(msg=failure, changed=False, **result)
     module.exit_json(changed=False, **result)
 
 

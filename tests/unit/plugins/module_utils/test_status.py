@@ -104,3 +104,11 @@ def test_gate_passes_warnings_unless_asked():
     assert st.gate(result, 'critical', 'x is') is None and result['failed_checks'] == []
     assert st.gate(result, 'warning', 'metrics are') == 'metrics are warning: a=warning (a: hm)'
     assert st.gate(result, 'never', 'x is') is None
+
+
+def test_gate_over_a_list_of_named_results():
+    certificates = [{'name': 'api', 'status': 'ok', 'msg': 'fine'}, {'name': 'db', 'status': 'critical', 'msg': 'expired'}]
+    result = {'status': 'critical', 'summary': 'critical: db=critical', 'certificates': certificates}
+    failure = st.gate(result, 'critical', 'certificates are', ((c['name'], c) for c in certificates))
+    assert failure == 'certificates are critical: db=critical (db: expired)'
+    assert result['failed_checks'] == ['db']
