@@ -272,19 +272,15 @@ def main():
         problems.append('jobs must be at least 1, got %d' % params['jobs'])
     if problems:
         module.fail_json(msg='invalid options: ' + '; '.join(problems))
-    if params['state'] == 'restored':
-        run = RestoreRun(params, check_mode=module.check_mode)
-        try:
-            result = run.run()
-        except (BackupError, PostgresError, OSError) as exc:
-            if run.target_changed:
-                module.fail_json(msg='restore completed the swap but then failed: %s' % exc, changed=True, commands=run.commands)
-            module.fail_json(msg='restore failed, no database was changed: %s' % exc, changed=False, commands=run.commands)
-    else:
-        try:
-            result = RestoreRun(params, check_mode=module.check_mode).run()
-        except (BackupError, PostgresError, OSError) as exc:
+    run = RestoreRun(params, check_mode=module.check_mode)
+    try:
+        result = run.run()
+    except (BackupError, PostgresError, OSError) as exc:
+        if params['state'] == 'aside_dropped':
             module.fail_json(msg=str(exc), changed=False)
+        if run.target_changed:
+            module.fail_json(msg='restore completed the swap but then failed: %s' % exc, changed=True, commands=run.commands)
+        module.fail_json(msg='restore failed, no database was changed: %s' % exc, changed=False, commands=run.commands)
     for warning in result.pop('warnings', []):
         module.warn(warning)
     module.exit_json(**result)

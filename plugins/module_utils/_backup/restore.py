@@ -403,9 +403,10 @@ class RestoreRun:
 
     def run(self):
         """Restore (state=restored) or drop kept-aside databases (state=aside_dropped)."""
-        conn, dummy = connect(self._maintenance_params())
+        params = self._maintenance_params()
+        conn, dummy = connect(params)
         try:
-            restorer = Restorer(conn, self._maintenance_params(), self.params.get('pg_bin_dir'), self.params['jobs'], self.warnings, self.commands)
+            restorer = Restorer(conn, params, self.params.get('pg_bin_dir'), self.params['jobs'], self.warnings, self.commands)
             if self.params['state'] == 'aside_dropped':
                 return self._drop_aside(restorer)
             return self._restore(restorer)
