@@ -10,6 +10,7 @@ the saved import traceback instead of a bare ImportError.
 
 from __future__ import annotations
 
+import importlib
 import traceback
 
 from ansible.module_utils.basic import missing_required_lib
@@ -56,11 +57,29 @@ else:
     PYOPENSSL_IMPORT_ERROR = None
     HAS_PYOPENSSL = True
 
+# boto3 takes a third of a second to import: only the S3 modules pay for it, at require() time.
+_LAZY_ERRORS = {}
+
+
+def _lazy_import_error(*names):
+    """None when every module in ``names`` imports, else the first import traceback (cached)."""
+    if names not in _LAZY_ERRORS:
+        _LAZY_ERRORS[names] = None
+        for name in names:
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                _LAZY_ERRORS[names] = traceback.format_exc()
+                break
+    return _LAZY_ERRORS[names]
+
+
 _LIBRARIES = {
     'psycopg2': (lambda: HAS_PSYCOPG2, lambda: PSYCOPG2_IMPORT_ERROR, 'psycopg2 (or psycopg2-binary)'),
     'zstandard': (lambda: HAS_ZSTANDARD, lambda: ZSTANDARD_IMPORT_ERROR, 'zstandard'),
     'cryptography': (lambda: HAS_CRYPTOGRAPHY, lambda: CRYPTOGRAPHY_IMPORT_ERROR, 'cryptography'),
     'OpenSSL': (lambda: HAS_PYOPENSSL, lambda: PYOPENSSL_IMPORT_ERROR, 'pyOpenSSL'),
+    'boto3': (lambda: _lazy_import_error('boto3', 'botocore.config') is None, lambda: _lazy_import_error('boto3', 'botocore.config'), 'boto3'),
 }
 
 

@@ -57,6 +57,24 @@ def harness():
 
 
 @pytest.fixture(scope='session')
+def s3_service():
+    """The harness's S3 server state (endpoint_url, region, access_key, secret_key), started here if needed."""
+    state_file = os.environ.get('DSR_HARNESS_STATE')
+    if state_file and os.path.exists(state_file):
+        state = dsr_harness.read_state(os.path.dirname(state_file))['services'].get('s3')
+        if state:
+            yield state
+            return
+    base = tempfile.mkdtemp(prefix='dsr-s3-')
+    os.rmdir(base)
+    started = dsr_harness.up(base, ['s3'])
+    try:
+        yield started['services']['s3']
+    finally:
+        dsr_harness.down(base)
+
+
+@pytest.fixture(scope='session')
 def module_env(tmp_path_factory):
     """Environment in which ``python plugins/modules/X.py args.json`` imports the collection."""
     root = _collections_root(tmp_path_factory.mktemp('collections'))

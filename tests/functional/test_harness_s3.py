@@ -12,36 +12,15 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
-import tempfile
 
 import boto3
 import pytest
 from botocore.config import Config
 
-from conftest import COLLECTION
 
-sys.path.insert(0, str(COLLECTION / 'tests' / 'harness'))
-
-import dsr_harness  # noqa: E402  pylint: disable=wrong-import-position
-
-
-@pytest.fixture(scope='module')
-def s3():
-    """The S3 service of the running harness, or one started here."""
-    state_file = os.environ.get('DSR_HARNESS_STATE')
-    if state_file and os.path.exists(state_file):
-        state = dsr_harness.read_state(os.path.dirname(state_file))['services'].get('s3')
-        if state:
-            yield state
-            return
-    base = tempfile.mkdtemp(prefix='dsr-s3-')
-    os.rmdir(base)
-    started = dsr_harness.up(base, ['s3'])
-    try:
-        yield started['services']['s3']
-    finally:
-        dsr_harness.down(base)
+@pytest.fixture
+def s3(s3_service):
+    return s3_service
 
 
 def client(state):
