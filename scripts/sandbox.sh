@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The main job on a local sandbox: a throwaway PostgreSQL 15 primary + standby (ssl = on) loaded
-# with a small DSR-shaped database, a Prometheus scraping a test exporter, and TLS endpoints; then
-# the morning database check, and the performance metrics review with the certificate check.
+# with a small DSR-shaped database, a Prometheus scraping a test exporter, TLS endpoints and an S3
+# API server (moto); then the morning database check, and the performance metrics review with the
+# certificate check.
 #
-# Then the nightly backup chain: backup -> verify -> retention, and the weekly restore test.
+# Then the nightly backup chain: backup -> verify -> upload to S3 -> retention, the weekly restore
+# test, and the monthly disaster-recovery test: download of the newest verified backup from S3 ->
+# verify -> restore into a separate database -> validate, with RPO and RTO.
 #
 #   scripts/sandbox.sh            # start the sandbox (if not running), load data, run the check
 #   scripts/sandbox.sh check      # run the check again against the running sandbox
@@ -39,7 +42,7 @@ if [ "$action" = down ]; then
 fi
 
 state="$harness/state.json"
-sandbox_services=postgres,prometheus,tls
+sandbox_services=postgres,prometheus,tls,s3
 if [ -f "$state" ] && ! "$DSR_PYTHON" - "$state" "$sandbox_services" <<'PY'
 import json, sys
 have = set(json.load(open(sys.argv[1]))['services'])
@@ -78,7 +81,7 @@ ln -sfn "$repo" "$dir/collections/ansible_collections/dsr/ops"
 "$DSR_PYTHON" - "$state" "$DSR_PYTHON" "$dir/backups" > "$dir/inventory.yml" <<'PY'
 import json, sys
 services = json.load(open(sys.argv[1]))['services']
-pg, prom, tls = services['postgres'], services['prometheus'], services['tls']
+pg, prom, tls, s3 = services['postgres'], services['prometheus'], services['tls'], services['s3']
 # the sandbox environment's certificates: its database, and two web endpoints ageing normally
 # (the expired and 3-day certificates of the harness are for the test suite)
 endpoints = [{'name': 'registry', 'host': '127.0.0.1', 'port': tls['endpoints']['days90']['port'], 'server_name': 'localhost'},
@@ -101,6 +104,10 @@ inventory = {'dsr_environments': {'hosts': {'sandbox': {
     'dsr_prometheus_url': prom['url'],
     'dsr_prometheus_ca_cert': prom['ca_cert'],
     'dsr_tls_endpoints': endpoints,
+    # the off-site store: a local S3 API server (moto); its keys arrive as AWX injects them (AWS_*)
+    'dsr_s3_endpoint_url': s3['endpoint_url'],
+    'dsr_s3_region': s3['region'],
+    'dsr_s3_bucket': s3['bucket'],
 }}}}
 json.dump(inventory, sys.stdout, indent=2)
 PY
@@ -126,10 +133,18 @@ ansible-playbook -i "$dir/inventory.yml" dsr.ops.daily_review -e monitoring_rate
 
 # The backup role logs in as the backup user; its password arrives like an AWX credential's.
 PGPASSWORD=$("$DSR_PYTHON" -c "import json; print(json.load(open('$state'))['services']['postgres']['passwords']['postgres'])")
-dsr_log "running the nightly backup: dump, verify, retention (playbook dsr.ops.backup)"
-ansible-playbook -i "$dir/inventory.yml" dsr.ops.backup -e backup_keep_last=3
+# The S3 keys, as AWX's Amazon Web Services credential injects them.
+AWS_ACCESS_KEY_ID=$("$DSR_PYTHON" -c "import json; print(json.load(open('$state'))['services']['s3']['access_key'])")
+AWS_SECRET_ACCESS_KEY=$("$DSR_PYTHON" -c "import json; print(json.load(open('$state'))['services']['s3']['secret_key'])")
+export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+dsr_log "running the nightly backup: dump, verify, upload to S3, retention (playbook dsr.ops.backup)"
+ansible-playbook -i "$dir/inventory.yml" dsr.ops.backup -e backup_keep_last=3 -e backup_s3_keep_last=3
 dsr_log "running the weekly backup verification with a restore test (playbook dsr.ops.backup_verification)"
 ansible-playbook -i "$dir/inventory.yml" dsr.ops.backup_verification -e backup_verification_restore_test=true
 dsr_log "backups in $dir/backups:"
 ls -l "$dir/backups"
+dsr_log "running the monthly disaster-recovery test: newest verified backup from S3 -> verify -> restore into dsr_db_dr_test (playbook dsr.ops.dr_test)"
+ansible-playbook -i "$dir/inventory.yml" dsr.ops.dr_test -e dsr_targets=sandbox -e dr_test_source_environment=sandbox \
+  -e "disaster_recovery_report_file=$dir/dr-test-report.json"
+dsr_log "disaster-recovery report: $dir/dr-test-report.json"
 dsr_log "sandbox is up: scripts/sandbox.sh check to run again, scripts/sandbox.sh down to remove it"

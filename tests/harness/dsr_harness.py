@@ -669,6 +669,8 @@ class S3Service(Service):
 
     name = 's3'
     ACCESS_KEY = 'dsr-harness-access-key'
+    # created at start, like the bucket an environment's backups go to (the modules do not create buckets)
+    BUCKET = 'dsr-backups'
 
     def __init__(self, base_dir, runner):
         super().__init__(base_dir, runner)
@@ -687,10 +689,18 @@ class S3Service(Service):
             'access_key': self.ACCESS_KEY,
             # moto accepts any secret; a random one still lets tests prove it never leaks
             'secret_key': secrets.token_urlsafe(30),
+            'bucket': self.BUCKET,
             'pidfile': pidfile,
             'log': log,
         }
+        self._create_bucket()
         return self.state
+
+    def _create_bucket(self):
+        import boto3  # pylint: disable=import-outside-toplevel  (only this service needs it)
+        boto3.client('s3', endpoint_url=self.state['endpoint_url'], region_name=self.state['region'],
+                     aws_access_key_id=self.state['access_key'],
+                     aws_secret_access_key=self.state['secret_key']).create_bucket(Bucket=self.BUCKET)
 
     def stop(self, state):
         kill_pidfile(state['pidfile'], 'moto.server')

@@ -60,6 +60,7 @@ def render(state, python):
             'dsr_s3_region': s3['region'],
             'dsr_s3_access_key': s3['access_key'],
             'dsr_s3_secret_key': s3['secret_key'],
+            'dsr_s3_bucket': s3['bucket'],
         })
     return config
 
