@@ -225,6 +225,11 @@ manifest_path:
   returned: O(mode=download)
   type: str
   sample: /var/restore/dsr_db/dsr_db_20261127T020000Z.dump.zst.manifest.json
+created_dest:
+  description: Whether O(dest) was created by this run.
+  returned: O(mode=download), when the backup was fetched
+  type: bool
+  sample: true
 globals_path:
   description: The globals dump downloaded beside the backup, when the backup has one.
   returned: O(mode=download), when the backup has a globals dump

@@ -263,6 +263,8 @@ def test_store_down_fails_clearly_and_keeps_the_local_backup(s3_service, run_mod
                                              retries=2, connect_timeout=1))
     assert result.get('failed')
     assert 'cannot connect' in result['msg'] and not result['changed']
+    # the bucket check: one request and exactly the two retries asked for
+    assert result['retry_attempts'] == 2
     assert os.path.exists(path) and os.path.exists(path + '.manifest.json')
     assert 'Traceback' not in result['_stderr']
 

@@ -697,7 +697,8 @@ class S3Service(Service):
         return self.state
 
     def _create_bucket(self):
-        import boto3  # pylint: disable=import-outside-toplevel  (only this service needs it)
+        # only this service needs boto3
+        import boto3  # pylint: disable=import-outside-toplevel
         boto3.client('s3', endpoint_url=self.state['endpoint_url'], region_name=self.state['region'],
                      aws_access_key_id=self.state['access_key'],
                      aws_secret_access_key=self.state['secret_key']).create_bucket(Bucket=self.BUCKET)

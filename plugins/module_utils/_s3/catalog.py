@@ -110,7 +110,8 @@ class Catalog:
                 except (ValueError, UnicodeDecodeError):
                     record = None
             entries.append({'keys': keys, 'manifest': manifest, 'started_at': mf.parse_time(manifest['started_at']),
-                            'verification': record, 'object': listing[keys['object']]})
+                            'verification': record, 'object': listing[keys['object']],
+                            'present': {key for key in keys.values() if key in listing}})
         incomplete = []
         for key in sorted(listing):
             if key in described or key.endswith((mf.MANIFEST_SUFFIX, mf.VERIFY_SUFFIX, mf.GLOBALS_SUFFIX)):
@@ -128,6 +129,8 @@ class Catalog:
         if entry['keys'].get('globals'):
             order.append(entry['keys']['globals'])
         for key in order:
+            if key not in entry.get('present', order):
+                continue
             self.store.call('delete_object', 'deletion of s3://%s/%s' % (self.bucket, key), Bucket=self.bucket, Key=key)
             deleted.append(key)
         return deleted

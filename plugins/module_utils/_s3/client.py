@@ -134,10 +134,15 @@ class Store:
 
     def __init__(self, params, max_pool_connections=10):
         self.params = params
-        self.retry_attempts = 0
         self._lock = threading.Lock()
+        # retries = HTTP requests sent - operations called (botocore reports no retry count when
+        # the last attempt dies on a connection error), plus the retries of our own loops
+        self._sent = 0
+        self._operations = 0
+        self._own_retries = 0
         config = dict(
-            retries={'mode': 'standard', 'max_attempts': params['retries'] + 1},
+            # total_max_attempts counts the first request too (max_attempts would count retries only)
+            retries={'mode': 'standard', 'total_max_attempts': params['retries'] + 1},
             connect_timeout=params['connect_timeout'],
             read_timeout=params['read_timeout'],
             max_pool_connections=max(10, max_pool_connections),
@@ -160,32 +165,32 @@ class Store:
                                          config=botocore.config.Config(**config))
         except botocore.exceptions.BotoCoreError as exc:
             raise S3RequestError('cannot set up the S3 client: %s' % describe_error(exc)[1]) from None
+        self.client.meta.events.register('before-send.s3', self._on_send)
+
+    def _on_send(self, **_kwargs):
+        with self._lock:
+            self._sent += 1
+
+    @property
+    def retry_attempts(self):
+        """Retries made after transient errors so far, all calls together."""
+        with self._lock:
+            return max(0, self._sent - self._operations) + self._own_retries
 
     def call(self, operation, what, **kwargs):
         """Run one client operation; count its retries; raise S3RequestError naming ``what``."""
+        with self._lock:
+            self._operations += 1
         try:
-            response = getattr(self.client, operation)(**kwargs)
+            return getattr(self.client, operation)(**kwargs)
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
-            self._count(getattr(exc, 'response', None))
             code, message = describe_error(exc)
             raise S3RequestError('%s failed: %s' % (what, message), code=code) from None
-        self._count(response)
-        return response
-
-    def _count(self, response):
-        attempts = ((response or {}).get('ResponseMetadata') or {}).get('RetryAttempts') or 0
-        if attempts:
-            with self._lock:
-                self.retry_attempts += attempts
-
-    def add_retries(self, count):
-        """Count retries made by our own loops (streamed downloads)."""
-        with self._lock:
-            self.retry_attempts += count
 
     def backoff(self, attempt):
         """Sleep before retry ``attempt`` (1, 2, ...) of one of our own loops, and count it."""
-        self.add_retries(1)
+        with self._lock:
+            self._own_retries += 1
         time.sleep(min(20.0, 0.2 * 2 ** attempt))
 
     def get_small(self, bucket, key, limit):
