@@ -92,22 +92,29 @@ def confirm_stored(head, size, sha256_hex, part_digests=None):
     return confirmation
 
 
-class Uploader:
-    """Upload one local file to ``bucket``/``key``."""
+class _Transfer:
+    """One object moved in parts of ``part_size``, ``concurrency`` at a time."""
 
-    def __init__(self, store, bucket, key, part_size, threshold, concurrency, part_checksums=True, extra_args=None):
+    def __init__(self, store, bucket, key, part_size, concurrency):
         self.store = store
         self.bucket = bucket
         self.key = key
         self.part_size = part_size
-        self.threshold = threshold
         self.concurrency = concurrency
-        self.part_checksums = part_checksums
-        self.extra_args = dict(extra_args or {})
 
     def where(self):
         """``s3://bucket/key`` for messages."""
         return 's3://%s/%s' % (self.bucket, self.key)
+
+
+class Uploader(_Transfer):
+    """Upload one local file to ``bucket``/``key``."""
+
+    def __init__(self, store, bucket, key, part_size, threshold, concurrency, part_checksums=True, extra_args=None):
+        super().__init__(store, bucket, key, part_size, concurrency)
+        self.threshold = threshold
+        self.part_checksums = part_checksums
+        self.extra_args = dict(extra_args or {})
 
     def upload(self, path, expected_sha256, metadata):
         """Upload ``path``; raise S3IntegrityError when its bytes do not hash to ``expected_sha256``.
@@ -214,20 +221,12 @@ class Uploader:
         return part, digest
 
 
-class Downloader:
+class Downloader(_Transfer):
     """Download one object to a local file, atomically, checking its SHA-256."""
 
     def __init__(self, store, bucket, key, part_size, concurrency, retries):
-        self.store = store
-        self.bucket = bucket
-        self.key = key
-        self.part_size = part_size
-        self.concurrency = concurrency
+        super().__init__(store, bucket, key, part_size, concurrency)
         self.retries = retries
-
-    def where(self):
-        """``s3://bucket/key`` for messages."""
-        return 's3://%s/%s' % (self.bucket, self.key)
 
     def download(self, dest, size, etag, expected_sha256, overwrite=True):
         """Fetch the object (``size`` bytes, ``etag``) to ``dest``; publish it only if its SHA-256 matches.
