@@ -124,6 +124,8 @@ options:
     description:
       - Send each part's SHA-256 for S3 to check on arrival (C(x-amz-checksum-sha256)). Turn off only for a store that
         rejects it; the file's SHA-256 in the metadata is still written and compared.
+      - With it, request bodies are not hashed a second time for the SigV4 signature (botocore's
+        C(payload_signing_enabled=false)) - the signed checksum header already binds the body; without it, they are.
     type: bool
     default: true
   verify_download:
