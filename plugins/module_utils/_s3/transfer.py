@@ -239,13 +239,12 @@ class Downloader(_Transfer):
         try:
             fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
             try:
-                self._fetch(fd, size, etag)
+                sha256_hex = self._fetch(fd, size, etag)
             finally:
                 os.close(fd)
-            sha256_hex, hashed = files.sha256_file(temp)
-            if hashed != size or sha256_hex != expected_sha256:
-                raise S3IntegrityError('%s is corrupted: its SHA-256 is %s (%d bytes), the manifest says %s; nothing was '
-                                       'kept or restored' % (self.where(), sha256_hex, hashed, expected_sha256))
+            if sha256_hex != expected_sha256:
+                raise S3IntegrityError('%s is corrupted: its SHA-256 is %s, the manifest says %s; nothing was '
+                                       'kept or restored' % (self.where(), sha256_hex, expected_sha256))
             files.publish(temp, dest, overwrite=overwrite)
         finally:
             if os.path.exists(temp):
@@ -253,12 +252,26 @@ class Downloader(_Transfer):
         return {'sha256': sha256_hex, 'seconds': time.monotonic() - started}
 
     def _fetch(self, fd, size, etag):
-        if size == 0:
-            return
+        """Fetch every range into ``fd``; return the SHA-256 of the file, read back from it.
+
+        Ranges are hashed in order as soon as each one and those before it are
+        written, so hashing overlaps the transfer of the ranges after it. The
+        bytes hashed are those in the file (read back), not those received.
+        """
+        digest = hashlib.sha256()
         ranges = [(start, min(start + self.part_size, size)) for start in range(0, size, self.part_size)]
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix='dsr-s3-range') as pool:
-            for future in [pool.submit(self._fetch_range, fd, start, end, etag) for start, end in ranges]:
+            futures = [pool.submit(self._fetch_range, fd, start, end, etag) for start, end in ranges]
+            for (start, end), future in zip(ranges, futures):
                 future.result()
+                offset = start
+                while offset < end:
+                    block = os.pread(fd, min(4 * READ_CHUNK, end - offset), offset)
+                    if not block:
+                        raise S3IntegrityError('%s: the downloaded file ends at byte %d of %d' % (self.where(), offset, size))
+                    digest.update(block)
+                    offset += len(block)
+        return digest.hexdigest()
 
     def _fetch_range(self, fd, start, end, etag):
         """GET bytes [start, end) into ``fd`` at their offset; resume from where a dropped stream stopped."""
