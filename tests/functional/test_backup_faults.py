@@ -91,7 +91,8 @@ def processes_mentioning(text):
 
 def assert_directory_consistent(directory, run_module, pg):
     """Every manifest points at an intact file; nothing under a final name is partial."""
-    names = os.listdir(directory)
+    # hidden .dsr-tmp-* files of a killed run are not final names: never listed, removed by the next run
+    names = [n for n in os.listdir(directory) if not n.startswith('.dsr-tmp-')]
     manifests = [n for n in names if n.endswith('.manifest.json')]
     for name in manifests:
         result = run_module('pg_backup_verify', {'path': str(Path(directory, name[:-len('.manifest.json')])), 'record': False, 'fail_on': 'never'})
