@@ -1,0 +1,117 @@
+# Copyright: Contributors to the dsr.ops collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""The restore's pure parts: the background writer and the verified decompression built on it."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+
+import pytest
+
+from ansible_collections.dsr.ops.plugins.module_utils._backup import codec, restore
+from ansible_collections.dsr.ops.plugins.module_utils._backup.errors import BackupIntegrityError
+
+
+def test_background_writer_keeps_order_and_writes_everything():
+    written = []
+    writer = restore.BackgroundWriter(written.append, depth=2)
+    blocks = [bytes([i]) * (i + 1) for i in range(200)]
+    for block in blocks:
+        writer.write(block)
+    writer.close()
+    assert written == blocks
+
+
+def test_background_writer_writes_in_another_thread():
+    threads = set()
+    writer = restore.BackgroundWriter(lambda block: threads.add(threading.current_thread().name))
+    writer.write(b'x')
+    writer.close()
+    assert threads == {'dsr-ops-writer'}
+
+
+def test_background_writer_reports_the_first_error_and_never_blocks_the_producer():
+    calls = []
+
+    def write(block):
+        calls.append(block)
+        if len(calls) == 3:
+            raise OSError(28, 'No space left on device')
+
+    writer = restore.BackgroundWriter(write, depth=1)
+    with pytest.raises(OSError, match='No space left'):
+        for index in range(1000):
+            writer.write(b'%d' % index)
+        writer.close()
+    writer.abandon()
+    assert len(calls) == 3
+
+
+def test_background_writer_abandon_never_raises():
+    def write(block):
+        raise OSError('broken')
+
+    writer = restore.BackgroundWriter(write)
+    writer.write(b'x')
+    writer.abandon()
+    writer.abandon()
+
+
+def _stored(tmp_path, compression, raw):
+    source = tmp_path / 'raw'
+    source.write_bytes(raw)
+    stored = tmp_path / ('backup' + codec.stored_name('', compression))
+    with open(source, 'rb') as src, open(stored, 'wb') as dst:
+        dummy, size, sha = codec.compress_stream(src, dst, compression, codec.validate_level(compression, None))
+    return str(stored), {'compression': compression, 'sha256': sha, 'stored_size_bytes': size, 'raw_size_bytes': len(raw)}
+
+
+@pytest.mark.parametrize('compression', ['zstd', 'gzip', 'none'])
+def test_decompress_verified_round_trip(compression, tmp_path):
+    raw = os.urandom(3 * codec.CHUNK // 2) + b'PGDMP' * 500000
+    path, manifest = _stored(tmp_path, compression, raw)
+    temp_dir = tmp_path / 'temp'
+    temp_dir.mkdir()
+    temp, seconds = restore.decompress_verified(path, manifest, str(temp_dir))
+    assert seconds >= 0
+    with open(temp, 'rb') as handle:
+        assert hashlib.sha256(handle.read()).digest() == hashlib.sha256(raw).digest()
+    assert os.stat(temp).st_mode & 0o777 == 0o600
+
+
+def test_decompress_verified_removes_the_file_on_a_bad_checksum(tmp_path):
+    path, manifest = _stored(tmp_path, 'zstd', b'registry data\n' * 100000)
+    manifest['sha256'] = '0' * 64
+    temp_dir = tmp_path / 'temp'
+    temp_dir.mkdir()
+    with pytest.raises(BackupIntegrityError, match='SHA-256'):
+        restore.decompress_verified(path, manifest, str(temp_dir))
+    assert not os.listdir(temp_dir)
+
+
+def test_decompress_verified_removes_the_file_when_writing_fails(tmp_path, monkeypatch):
+    path, manifest = _stored(tmp_path, 'zstd', os.urandom(3 * codec.CHUNK))
+    temp_dir = tmp_path / 'temp'
+    temp_dir.mkdir()
+
+    class Full:
+        def __init__(self, target):
+            self.target = target
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.target.close()
+
+        def write(self, block):
+            raise OSError(28, 'No space left on device')
+
+    real_open = restore.files.open_private
+    monkeypatch.setattr(restore.files, 'open_private', lambda temp: Full(real_open(temp)))
+    with pytest.raises(OSError, match='No space left'):
+        restore.decompress_verified(path, manifest, str(temp_dir))
+    assert not os.listdir(temp_dir)
