@@ -263,6 +263,9 @@ def main(argv=None):
     parser.add_argument('--workdir', default='/var/tmp/dsr-bench')
     parser.add_argument('--harness-dir', help='use a running harness instead of starting one')
     parser.add_argument('--keep', action='store_true', help='keep the harness and data afterwards')
+    parser.add_argument('--durable', action='store_true',
+                        help='run the server with fsync and synchronous_commit on, as production does (the test harness turns '
+                             'them off for speed); baseline and candidates alike')
     args = parser.parse_args(argv)
     size = dsr_datagen.parse_size(args.size)
     workdir = Path(args.workdir)
@@ -278,6 +281,11 @@ def main(argv=None):
     pg = dsr_harness.read_state(harness_dir)['services']['postgres']
     try:
         bench = Bench(pg, workdir, sys.executable)
+        durability = 'on' if args.durable else 'off'
+        for setting in ('fsync', 'synchronous_commit'):
+            bench.psql('ALTER SYSTEM SET %s = %s' % (setting, durability))
+        bench.psql('SELECT pg_reload_conf()')
+        print('server: fsync = %s, synchronous_commit = %s' % (durability, durability), flush=True)
         bench.psql('DROP DATABASE IF EXISTS %s' % DATABASE)
         bench.psql('CREATE DATABASE %s' % DATABASE)
         dsn = 'host=%s port=%d user=postgres password=%s dbname=%s' % (pg['host'], pg['port'], pg['passwords']['postgres'], DATABASE)
