@@ -100,6 +100,7 @@ inventory = {'dsr_environments': {'hosts': {'sandbox': {
     'dsr_pg_backup_user': 'postgres',
     'dsr_pg_restore_test_user': 'postgres',
     'dsr_backup_dir': sys.argv[3],
+    'dsr_restore_download_dir': sys.argv[3] + '-download',
     'dsr_pg_expect_standbys': 1,
     'dsr_prometheus_url': prom['url'],
     'dsr_prometheus_ca_cert': prom['ca_cert'],
