@@ -57,7 +57,7 @@ fi
 if [ ! -f "$state" ]; then
   [ "$action" = up ] || { dsr_log "no sandbox running: run scripts/sandbox.sh"; exit 1; }
   mkdir -p "$dir"
-  dsr_log "starting PostgreSQL primary + standby, Prometheus and TLS endpoints in $harness"
+  dsr_log "starting PostgreSQL primary + standby, Prometheus, TLS endpoints and an S3 server (moto) in $harness"
   "$DSR_PYTHON" tests/harness/dsr_harness.py up --dir "$harness" --services "$sandbox_services"
   # one database server whose data volume fills up, so the review has something to say
   "$DSR_PYTHON" - "$state" <<'PY'
