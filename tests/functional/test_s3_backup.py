@@ -327,3 +327,19 @@ def test_kms_encrypted_multipart_object_in_a_versioned_bucket_is_not_sent_twice(
     versions = client.list_object_versions(Bucket=bucket, Prefix=first['key'])['Versions']
     assert len([v for v in versions if v['Key'] == first['key']]) == 1
     assert client.head_object(Bucket=bucket, Key=first['key'])['Metadata']['sha256'] == sha256
+
+
+def test_overwrite_never_leaves_another_object_alone(s3_service, bucket, run_module, tmp_path):
+    path, sha256 = make_backup(tmp_path, size=1024)
+    key = 'test/dsr_db/' + os.path.basename(path)
+    s3_client(s3_service).put_object(Bucket=bucket, Key=key, Body=b'someone else', Metadata={'sha256': '0' * 64})
+    result = run_module('s3_backup', s3_args(s3_service, bucket, mode='upload', path=path, overwrite='never'))
+    assert not result.get('failed'), result['msg']
+    assert not result['changed'] and not result['uploaded']
+    assert 'overwrite=never' in json.dumps(result.get('warnings'))
+    client = s3_client(s3_service)
+    assert client.get_object(Bucket=bucket, Key=key)['Body'].read() == b'someone else'
+    assert 'Contents' not in client.list_objects_v2(Bucket=bucket, Prefix=key + '.manifest')
+    replaced = run_module('s3_backup', s3_args(s3_service, bucket, mode='upload', path=path))
+    assert not replaced.get('failed'), replaced['msg']
+    assert replaced['uploaded'] and replaced['remote_sha256'] == '0' * 64 and replaced['sha256'] == sha256

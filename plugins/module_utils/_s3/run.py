@@ -101,8 +101,12 @@ class S3BackupRun:
         result['remote_sha256'] = remote_sha
         overwrite = params['overwrite']
         needs_upload = head is None or overwrite == 'always' or (overwrite == 'different' and (remote_sha != sha256 or head.get('ContentLength') != size))
-        if head is not None and overwrite == 'never' and remote_sha != sha256:
-            self.warnings.append('s3://%s/%s exists with another SHA-256 (%s) and overwrite=never: it was left as it is' % (bucket, key, remote_sha))
+        if head is not None and overwrite == 'never' and (remote_sha != sha256 or head.get('ContentLength') != size):
+            # another object under this backup's name: leave it, and do not put this backup's manifest beside it
+            self.warnings.append('s3://%s/%s exists with another SHA-256 (%s) and overwrite=never: it was left as it is, '
+                                 'and nothing was uploaded' % (bucket, key, remote_sha))
+            result.update(multipart=None, etag=head.get('ETag'), version_id=head.get('VersionId'))
+            return result
         uploader = Uploader(self.store, bucket, key, params['part_size'], params['multipart_threshold'], params['concurrency'],
                             part_checksums=params['part_checksums'], extra_args=self._extra_args())
         metadata = {'sha256': sha256, 'dsr-database': str(manifest.get('database')), 'dsr-started-at': str(manifest.get('started_at'))}
@@ -110,7 +114,7 @@ class S3BackupRun:
 
         if self.check_mode:
             result['changed'] = needs_upload or any(self._side_differs(f) for f in side_files)
-            result['multipart'] = size >= params['multipart_threshold']
+            result['multipart'] = size >= params['multipart_threshold'] if needs_upload else None
             result['objects'] = ([key] if needs_upload else []) + [f['key'] for f in side_files if needs_upload or self._side_differs(f)]
             return result
 
