@@ -343,3 +343,13 @@ def test_overwrite_never_leaves_another_object_alone(s3_service, bucket, run_mod
     replaced = run_module('s3_backup', s3_args(s3_service, bucket, mode='upload', path=path))
     assert not replaced.get('failed'), replaced['msg']
     assert replaced['uploaded'] and replaced['remote_sha256'] == '0' * 64 and replaced['sha256'] == sha256
+
+
+def test_unknown_profile_is_a_clear_failure(s3_service, module_env, tmp_path):
+    from conftest import ModuleRun  # pylint: disable=import-outside-toplevel
+    env = {k: v for k, v in module_env.items() if not k.startswith('AWS_')}
+    env['AWS_CONFIG_FILE'] = env['AWS_SHARED_CREDENTIALS_FILE'] = str(tmp_path / 'none')
+    result = ModuleRun('s3_backup', {'mode': 'list', 'bucket': 'dsr-backups', 'profile': 'no-such-profile',
+                                     'endpoint_url': s3_service['endpoint_url']}, env, tmp_path).result()
+    assert result.get('failed')
+    assert 'no-such-profile' in result['msg'] and 'Traceback' not in result['_stderr']

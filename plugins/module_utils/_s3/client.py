@@ -157,15 +157,15 @@ class Store:
         if params.get('checksum_calculation'):
             config['request_checksum_calculation'] = params['checksum_calculation']
             config['response_checksum_validation'] = params['checksum_calculation']
-        session = boto3.session.Session(
-            aws_access_key_id=params.get('access_key') or None,
-            aws_secret_access_key=params.get('secret_key') or None,
-            aws_session_token=params.get('session_token') or None,
-            profile_name=params.get('profile') or None,
-            region_name=params.get('region') or None,
-        )
         verify = params['ca_bundle'] if params.get('ca_bundle') else params['validate_certs']
         try:
+            session = boto3.session.Session(
+                aws_access_key_id=params.get('access_key') or None,
+                aws_secret_access_key=params.get('secret_key') or None,
+                aws_session_token=params.get('session_token') or None,
+                profile_name=params.get('profile') or None,
+                region_name=params.get('region') or None,
+            )
             self.client = session.client('s3', endpoint_url=params.get('endpoint_url') or None, verify=verify,
                                          config=botocore.config.Config(**config))
         except botocore.exceptions.BotoCoreError as exc:
