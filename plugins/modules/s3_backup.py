@@ -341,6 +341,15 @@ duration_seconds:
   returned: always
   type: float
   sample: 5.1
+requests:
+  description:
+    - The audit trail - every S3 operation made, as C(<operation> s3://<bucket>/<key or prefix>), with C((xN)) when
+      repeated (the parts of an upload). In check mode, only reads.
+  returned: always
+  type: list
+  elements: str
+  sample: [head_bucket s3://dsr-backups/, head_object s3://dsr-backups/production/dsr_db/dsr_db_20261127T020000Z.dump.zst,
+           "upload_part s3://dsr-backups/production/dsr_db/dsr_db_20261127T020000Z.dump.zst (x18)"]
 retry_attempts:
   description: Retries made after transient errors, all calls together.
   returned: always
@@ -496,7 +505,7 @@ def main():
         result = run.run()
     except S3Error as exc:
         module.fail_json(msg='s3_backup %s failed: %s' % (params['mode'], exc), changed=run.changed,
-                         retry_attempts=run.store.retry_attempts if run.store else 0)
+                         retry_attempts=run.store.retry_attempts if run.store else 0, requests=run.store.requests if run.store else [])
     except OSError as exc:
         # disk full, permission denied... the message names the file
         module.fail_json(msg='s3_backup %s failed: %s' % (params['mode'], exc), changed=run.changed)

@@ -86,6 +86,10 @@ def test_multipart_upload_is_confirmed_and_idempotent(s3_service, bucket, run_mo
     assert result['sha256'] == sha256 and result['size_bytes'] == 12 * MIB + 5
     assert result['confirmed']['size'] and result['confirmed']['sha256_metadata']
     assert result['objects'] == [result['key'], result['manifest_key']]
+    bucket_key = 's3://%s/%s' % (bucket, result['key'])
+    assert 'create_multipart_upload %s' % bucket_key in result['requests']
+    assert 'upload_part %s (x3)' % bucket_key in result['requests']
+    assert 'complete_multipart_upload %s' % bucket_key in result['requests']
     client = s3_client(s3_service)
     head = client.head_object(Bucket=bucket, Key=result['key'])
     assert head['Metadata']['sha256'] == sha256

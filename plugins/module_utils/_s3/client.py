@@ -140,6 +140,8 @@ class Store:
         self._sent = 0
         self._operations = 0
         self._own_retries = 0
+        # the audit trail: (operation, bucket, key) -> count, in first-call order
+        self._calls = {}
         config = dict(
             # total_max_attempts counts the first request too (max_attempts would count retries only)
             retries={'mode': 'standard', 'total_max_attempts': params['retries'] + 1},
@@ -177,6 +179,14 @@ class Store:
             self._sent += 1
 
     @property
+    def requests(self):
+        """What was asked of S3, for the audit trail: ``operation s3://bucket/key`` with a count when repeated."""
+        with self._lock:
+            calls = list(self._calls.items())
+        return ['%s s3://%s/%s%s' % (operation, bucket or '', key or '', ' (x%d)' % count if count > 1 else '')
+                for (operation, bucket, key), count in calls]
+
+    @property
     def retry_attempts(self):
         """Retries made after transient errors so far, all calls together."""
         with self._lock:
@@ -184,8 +194,10 @@ class Store:
 
     def call(self, operation, what, **kwargs):
         """Run one client operation; count its retries; raise S3RequestError naming ``what``."""
+        target = (operation, kwargs.get('Bucket'), kwargs.get('Key') or kwargs.get('Prefix'))
         with self._lock:
             self._operations += 1
+            self._calls[target] = self._calls.get(target, 0) + 1
         try:
             return getattr(self.client, operation)(**kwargs)
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:

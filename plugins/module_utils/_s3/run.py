@@ -48,7 +48,7 @@ class S3BackupRun:
         self.store.check_bucket(self.params['bucket'])
         result = getattr(self, '_' + mode)()
         result.update(bucket=self.params['bucket'], mode=mode, duration_seconds=_round(time.monotonic() - started),
-                      retry_attempts=self.store.retry_attempts)
+                      retry_attempts=self.store.retry_attempts, requests=self.store.requests)
         return result
 
     # -- upload ---------------------------------------------------------------
