@@ -36,6 +36,8 @@ import threading
 import time
 from pathlib import Path
 
+from _proc import vmhwm_kb
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'tests' / 'harness'))
 sys.path.insert(0, str(ROOT / 'tools'))
@@ -52,16 +54,6 @@ TARGETS = {
     'restore_vs_runbook': 0.7,
     'module_rss_mb': 150,
 }
-
-
-def _vmhwm_kb(pid):
-    try:
-        for line in Path('/proc/%d/status' % pid).read_text().splitlines():
-            if line.startswith('VmHWM:'):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def _children(pid):
@@ -88,7 +80,7 @@ def run_measured(argv, env=None, stdin=None, stdout=None):
 
     def sample():
         while not done.is_set():
-            peaks['self'] = max(peaks['self'], _vmhwm_kb(proc.pid))
+            peaks['self'] = max(peaks['self'], vmhwm_kb(proc.pid))
             frontier = _children(proc.pid)
             seen = set()
             while frontier:
@@ -96,7 +88,7 @@ def run_measured(argv, env=None, stdin=None, stdout=None):
                 if child in seen:
                     continue
                 seen.add(child)
-                peaks['children'] = max(peaks['children'], _vmhwm_kb(child))
+                peaks['children'] = max(peaks['children'], vmhwm_kb(child))
                 frontier.extend(_children(child))
             done.wait(0.05)
 

@@ -72,6 +72,8 @@ import time
 import uuid
 from pathlib import Path
 
+from _proc import vmhwm_kb
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'tests' / 'harness'))
 
@@ -96,16 +98,6 @@ def parse_size(text):
 
 
 # -- measuring a child process ------------------------------------------------
-
-def _vmhwm_kb(pid):
-    try:
-        for line in Path('/proc/%d/status' % pid).read_text().splitlines():
-            if line.startswith('VmHWM:'):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
 
 def _cpu_seconds(pid):
     """utime + stime of a running process, seconds (0 if it is gone)."""
@@ -143,7 +135,7 @@ def run_measured(argv, env=None, server_pid=None):
 
     def sample():
         while not done.is_set():
-            peak['kb'] = max(peak['kb'], _vmhwm_kb(proc.pid))
+            peak['kb'] = max(peak['kb'], vmhwm_kb(proc.pid))
             done.wait(0.02)
 
     sampler = threading.Thread(target=sample, daemon=True)
