@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 
@@ -17,3 +19,55 @@ def vmhwm_kb(pid):
     except OSError:
         pass
     return 0
+
+
+def children(pid):
+    """Direct children of ``pid``, from /proc."""
+    found = []
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path('/proc', entry, 'stat').read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(')', 1)[1].split()[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+class PeakSampler:
+    """Samples the peak RSS of a process (and, optionally, of all its descendants) in a thread.
+
+    ``with PeakSampler(pid) as peaks:`` ... then ``peaks.self_kb`` and ``peaks.children_kb``.
+    """
+
+    def __init__(self, pid, interval=0.02, descendants=False):
+        self.pid = pid
+        self.interval = interval
+        self.descendants = descendants
+        self.self_kb = 0
+        self.children_kb = 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self):
+        while not self._done.is_set():
+            self.self_kb = max(self.self_kb, vmhwm_kb(self.pid))
+            if self.descendants:
+                frontier, seen = children(self.pid), set()
+                while frontier:
+                    child = frontier.pop()
+                    if child not in seen:
+                        seen.add(child)
+                        self.children_kb = max(self.children_kb, vmhwm_kb(child))
+                        frontier.extend(children(child))
+            self._done.wait(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._done.set()
+        self._thread.join()

@@ -32,11 +32,10 @@ import shutil
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
-from _proc import vmhwm_kb
+from _proc import PeakSampler
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'tests' / 'harness'))
@@ -56,51 +55,16 @@ TARGETS = {
 }
 
 
-def _children(pid):
-    found = []
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path('/proc', entry, 'stat').read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(')', 1)[1].split()[1])
-        if ppid == pid:
-            found.append(int(entry))
-    return found
-
-
 def run_measured(argv, env=None, stdin=None, stdout=None):
     """Run a command; return (seconds, peak RSS MB of the process, peak RSS MB of its descendants, stdout bytes)."""
     started = time.monotonic()
     proc = subprocess.Popen(argv, env=env, stdin=stdin, stdout=stdout or subprocess.PIPE, stderr=subprocess.PIPE)  # pylint: disable=consider-using-with
-    peaks = {'self': 0, 'children': 0}
-    done = threading.Event()
-
-    def sample():
-        while not done.is_set():
-            peaks['self'] = max(peaks['self'], vmhwm_kb(proc.pid))
-            frontier = _children(proc.pid)
-            seen = set()
-            while frontier:
-                child = frontier.pop()
-                if child in seen:
-                    continue
-                seen.add(child)
-                peaks['children'] = max(peaks['children'], vmhwm_kb(child))
-                frontier.extend(_children(child))
-            done.wait(0.05)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    out, err = proc.communicate()
-    seconds = time.monotonic() - started
-    done.set()
-    sampler.join()
+    with PeakSampler(proc.pid, interval=0.05, descendants=True) as peaks:
+        out, err = proc.communicate()
+        seconds = time.monotonic() - started
     if proc.returncode != 0:
         raise RuntimeError('%s failed (%d): %s' % (' '.join(argv[:3]), proc.returncode, (err or b'').decode()[-2000:]))
-    return seconds, peaks['self'] / 1024.0, peaks['children'] / 1024.0, out
+    return seconds, peaks.self_kb / 1024.0, peaks.children_kb / 1024.0, out
 
 
 class Bench:

@@ -58,21 +58,20 @@ from __future__ import annotations
 import argparse
 import datetime
 import hashlib
+import importlib.util
 import json
 import os
-import re
 import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
 
-from _proc import vmhwm_kb
+from _proc import PeakSampler
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'tests' / 'harness'))
@@ -84,17 +83,23 @@ TARGETS = {
 }
 # a run during which the rest of the machine used less CPU than this is "quiet"
 QUIET_OTHER_CPU = 0.5
-_UNITS = {'': 1, 'b': 1, 'k': 1024, 'kib': 1024, 'kb': 1000, 'm': MIB, 'mib': MIB, 'mb': 1000 ** 2,
-          'g': 1024 ** 3, 'gib': 1024 ** 3, 'gb': 1000 ** 3}
 CLK_TCK = os.sysconf('SC_CLK_TCK')
 
 
+def _module_sizes():
+    """plugins/module_utils/_sizes.py, loaded by path (it imports nothing from Ansible)."""
+    spec = importlib.util.spec_from_file_location('dsr_sizes', ROOT / 'plugins' / 'module_utils' / '_sizes.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def parse_size(text):
-    """Bytes for ``300MB``, ``16MiB``, ``1GiB`` or a plain number (as the module reads its size options)."""
-    match = re.match(r'^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$', text, re.IGNORECASE)
-    if not match or match.group(2).lower() not in _UNITS:
-        raise argparse.ArgumentTypeError('cannot read %r as a size (use e.g. 300MB, 16MiB)' % text)
-    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+    """Bytes for ``300MB``, ``16MiB``, ``1GiB`` or a plain number, read by the module's own parser."""
+    try:
+        return _module_sizes().parse_size(text, 'size')
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 # -- measuring a child process ------------------------------------------------
@@ -130,20 +135,9 @@ def run_measured(argv, env=None, server_pid=None):
     busy_before = _machine_busy_seconds()
     started = time.monotonic()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # pylint: disable=consider-using-with
-    peak = {'kb': 0}
-    done = threading.Event()
-
-    def sample():
-        while not done.is_set():
-            peak['kb'] = max(peak['kb'], vmhwm_kb(proc.pid))
-            done.wait(0.02)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    out, err = proc.communicate()
-    seconds = time.monotonic() - started
-    done.set()
-    sampler.join()
+    with PeakSampler(proc.pid) as peak:
+        out, err = proc.communicate()
+        seconds = time.monotonic() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     server_cpu = (_cpu_seconds(server_pid) - server_before) if server_pid else 0.0
     busy = _machine_busy_seconds() - busy_before
@@ -151,7 +145,7 @@ def run_measured(argv, env=None, server_pid=None):
         raise RuntimeError('%s failed (%d): %s %s' % (' '.join(argv[:3]), proc.returncode, (out or b'').decode()[-2000:],
                                                       (err or b'').decode()[-2000:]))
     client_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return seconds, peak['kb'] / 1024.0, client_cpu, server_cpu, max(0.0, busy - client_cpu - server_cpu), out
+    return seconds, peak.self_kb / 1024.0, client_cpu, server_cpu, max(0.0, busy - client_cpu - server_cpu), out
 
 
 # -- the boto3 candidate, run in a child process of this script ----------------
