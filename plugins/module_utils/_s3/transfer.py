@@ -281,23 +281,23 @@ class Downloader(_Transfer):
             response = self.store.call('get_object', 'download of %s' % self.where(), Bucket=self.bucket, Key=self.key,
                                        Range='bytes=%d-%d' % (offset, end - 1), IfMatch=etag)
             body = response['Body']
+            reason = None
             try:
                 while offset < end:
                     block = body.read(min(READ_CHUNK, end - offset))
                     if not block:
+                        reason = 'the stream ended'
                         break
                     os.pwrite(fd, block, offset)
                     offset += len(block)
             except STREAM_ERRORS as exc:
-                attempt += 1
-                if attempt > self.retries:
-                    raise S3RequestError('download of %s failed after %d retries: %s' % (self.where(), self.retries, exc)) from None
-                self.store.backoff(attempt)
-                continue
+                reason = str(exc)
             finally:
                 body.close()
             if offset < end:
+                # a dropped or short stream: resume from the last byte written
                 attempt += 1
                 if attempt > self.retries:
-                    raise S3RequestError('download of %s stopped at byte %d of %d after %d retries' % (self.where(), offset, end, self.retries))
+                    raise S3RequestError('download of %s stopped at byte %d of %d after %d retries: %s'
+                                         % (self.where(), offset, end, self.retries, reason))
                 self.store.backoff(attempt)
