@@ -64,6 +64,8 @@ options:
     description:
       - Restore into a scratch database on the server given by the connection options and compare row counts.
       - The login role needs CREATEDB. The scratch restore skips owners and privileges.
+      - The file is still read only once. The pass that checks it also writes the decompressed copy that
+        C(pg_restore -j) needs into O(temp_dir). The copy is removed afterwards, and at once when a check fails.
     type: bool
     default: false
   jobs:

@@ -184,12 +184,43 @@ def test_flipped_byte_fails_verification_and_restore_touches_nothing(where, harn
     assert verify['checks']['checksum']['status'] == 'critical'
 
     before = databases(harness)
+    # with the restore test, the same single pass also writes the decompressed copy: it must not survive
+    tested = run_module('pg_backup_verify', dict(connection_args(harness), path=str(path), restore_test=True, record=False))
+    assert tested['failed'] is True
+    assert tested['checks']['checksum']['status'] == 'critical'
+    assert tested['checks']['restore_test']['status'] == 'skipped'
+    assert databases(harness) == before
+    assert not any(n.startswith('.dsr-tmp-') for n in os.listdir(tmp_path))
+
     restore = run_module('pg_restore', dict(connection_args(harness), path=str(path), target_database='flip_target'))
     assert restore['failed'] is True
     assert 'no database was changed' in restore['msg']
     assert 'SHA-256' in restore['msg'] or 'decompress' in restore['msg']
     assert databases(harness) == before
     assert not any(n.startswith('.dsr-tmp-') for n in os.listdir(tmp_path))
+
+
+def test_restore_test_reads_the_backup_once_and_leaves_no_copy(harness, good_backup, run_module, tmp_path):
+    path = tmp_path / os.path.basename(good_backup['path'])
+    shutil.copy(good_backup['path'], path)
+    shutil.copy(good_backup['manifest_path'], str(path) + '.manifest.json')
+    before = databases(harness)
+    tested = run_module('pg_backup_verify', dict(connection_args(harness), path=str(path), restore_test=True, record=False))
+    assert tested.get('failed') is not True, tested
+    assert tested['checks']['restore_test']['validation']['mismatches'] == []
+    listings = [c for c in tested['commands'] if '--list' in c]
+    assert len(listings) == 1 and 'temporary copy' in listings[0], tested['commands']
+    assert databases(harness) == before
+    assert not any(n.startswith('.dsr-tmp-') for n in os.listdir(tmp_path))
+
+    # the copy cannot be written: the file's own checks still pass, the restore test is unknown, not ok
+    unwritable = run_module('pg_backup_verify', dict(connection_args(harness), path=str(path), restore_test=True, record=False,
+                                                     temp_dir=str(tmp_path / 'missing')))
+    assert unwritable['failed'] is True
+    assert [unwritable['checks'][name]['status'] for name in ('checksum', 'decompression', 'contents')] == ['ok'] * 3
+    assert unwritable['checks']['restore_test']['status'] == 'unknown'
+    assert str(tmp_path / 'missing') in unwritable['checks']['restore_test']['msg']
+    assert databases(harness) == before
 
 
 def test_restore_killed_midway_leaves_the_original_intact(harness, good_backup, run_module):

@@ -14,7 +14,9 @@ Sub-checks, each in the shared status vocabulary:
   every row count compared with the manifest, scratch database dropped.
 
 Checksum, decompression and contents are one streaming pass over the file:
-no temporary disk, flat memory.
+no temporary disk, flat memory. With the restore test, the same pass also
+writes the seekable copy ``pg_restore -j`` needs, so the file is read and
+decompressed once, not twice.
 """
 
 from __future__ import annotations
@@ -78,6 +80,20 @@ class TocReader:
         self.proc.communicate()
 
 
+class _RawCopy:
+    """The restore test's decompressed copy: its path once written, or why it could not be."""
+
+    def __init__(self):
+        self.path = None
+        self.problem = None
+
+    def discard(self):
+        """Remove the copy, if there is one."""
+        if self.path and os.path.exists(self.path):
+            os.unlink(self.path)
+        self.path = None
+
+
 class Verification:
     """Verify one backup. ``params`` holds the module's options (durations already in seconds)."""
 
@@ -100,9 +116,19 @@ class Verification:
             checks.append(Check(name='checksum', status=CRITICAL, msg='the manifest points at %s, which is missing' % path))
             return self._finish(result, checks, path, manifest)
         result.update(database=manifest['database'], started_at=manifest['started_at'], sha256=manifest['sha256'])
-        checks += self._stream_checks(path, manifest)
-        checks.append(self._restore_test(path, manifest, stream_ok=all(c.status == OK for c in checks[1:])))
+        copy = _RawCopy()
+        try:
+            if self._restore_test_runs():
+                checks += self._stream_checks_with_copy(path, manifest, copy)
+            else:
+                checks += self._stream_checks(path, manifest)
+            checks.append(self._restore_test(manifest, copy, stream_ok=all(c.status == OK for c in checks[1:])))
+        finally:
+            copy.discard()
         return self._finish(result, checks, path, manifest)
+
+    def _restore_test_runs(self):
+        return bool(self.params.get('restore_test')) and self.params.get('decompress', True) and not self.check_mode
 
     # -- sub-checks ----------------------------------------------------------
 
@@ -138,7 +164,37 @@ class Verification:
                           sha256=digest, size_bytes=size),
                     Check('decompression', CRITICAL, str(exc)),
                     Check.skipped('contents', 'the archive does not decompress')]
-        seconds = time.monotonic() - started
+        return self._pass_checks(manifest, digest, stored, raw, time.monotonic() - started, toc)
+
+    def _stream_checks_with_copy(self, path, manifest, copy):
+        """The stream checks in the same pass that writes the restore test's copy (``copy.path``).
+
+        The copy is only kept when every check passed. When the pass fails, the plain
+        stream checks run again to tell a checksum fault from a decompression one
+        (a second read, on the failure path only).
+        """
+        program = pgtools.find_program('pg_restore', self.params.get('pg_bin_dir'))
+        toc = TocReader(program)
+        self.commands.append(pgtools.display_command(toc.argv) + ' < (decompressed stream, also written to a temporary copy)')
+        temp_dir = self.params.get('temp_dir') or os.path.dirname(os.path.abspath(path))
+        started = time.monotonic()
+        try:
+            copy.path, dummy = decompress_verified(path, manifest, temp_dir, also=toc.write)
+        except BackupIntegrityError:
+            toc.abort()
+            return self._stream_checks(path, manifest)
+        except (BackupError, OSError) as exc:
+            toc.abort()
+            copy.problem = 'could not write the decompressed copy to %s: %s' % (temp_dir, exc)
+            return self._stream_checks(path, manifest)
+        checks = self._pass_checks(manifest, manifest['sha256'], manifest['stored_size_bytes'], manifest['raw_size_bytes'],
+                                   time.monotonic() - started, toc)
+        if any(c.status != OK for c in checks):
+            copy.discard()
+        return checks
+
+    def _pass_checks(self, manifest, digest, stored, raw, seconds, toc):
+        """checksum, decompression and contents after a complete pass over the file."""
         checks = []
         checksum_ok = digest == manifest['sha256'] and stored == manifest['stored_size_bytes']
         checks.append(Check('checksum', OK if checksum_ok else CRITICAL,
@@ -174,19 +230,22 @@ class Verification:
             msg += '; missing: %s' % ', '.join(missing[:10])
         return Check('contents', status, msg, toc_entries=len(stdout.splitlines()), table_data_entries=len(table_data), missing=missing)
 
-    def _restore_test(self, path, manifest, stream_ok):
+    def _restore_test(self, manifest, copy, stream_ok):
         if not self.params.get('restore_test'):
             return Check.skipped('restore_test', 'restore_test=false')
+        if not self.params.get('decompress', True):
+            return Check.skipped('restore_test', 'decompress=false: the archive was not read')
         if not stream_ok:
             return Check.skipped('restore_test', 'the file failed its checksum, decompression or contents check')
         if self.check_mode:
             return Check.skipped('restore_test', 'check mode: no scratch database is created')
+        if copy.problem:
+            return Check.unknown('restore_test', 'could not run the restore test: %s' % copy.problem)
         params = dict(self.params)
         params['login_db'] = self.params.get('login_db') or 'postgres'
         params['no_owner'] = True
         started = time.monotonic()
         conn = None
-        raw = None
         scratch = None
         try:
             conn, dummy = connect(params)
@@ -194,9 +253,8 @@ class Verification:
             stale = restorer.stale_scratch_databases(manifest['database'])
             for name in stale:
                 restorer.drop_database(name, force=True)
-            raw, dummy = decompress_verified(path, manifest, self.params.get('temp_dir') or os.path.dirname(os.path.abspath(path)))
             scratch = restorer.create_scratch(manifest['database'])
-            figures = restore_and_validate(restorer, raw, manifest, scratch)
+            figures = restore_and_validate(restorer, copy.path, manifest, scratch)
             figures['dropped_stale_scratch_databases'] = stale
             return Check('restore_test', OK, 'restored into a scratch database and %d tables matched their row counts in %.1f s'
                          % (figures['validation']['tables'], time.monotonic() - started), **figures)
@@ -210,8 +268,6 @@ class Verification:
                     restorer.drop_database(scratch, force=True)
                 except PostgresError:
                     pass
-            if raw and os.path.exists(raw):
-                os.unlink(raw)
             if conn is not None:
                 conn.close()
 
