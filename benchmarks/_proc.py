@@ -21,6 +21,26 @@ def vmhwm_kb(pid):
     return 0
 
 
+def _stat_fields(pid):
+    """Fields of /proc/<pid>/stat after the command name (index 0 is the state)."""
+    return Path('/proc/%d/stat' % pid).read_text().rsplit(')', 1)[1].split()
+
+
+def server_cpu_seconds(postmaster_pid):
+    """CPU seconds used so far by a PostgreSQL server: the postmaster, the backends it has
+    reaped (its cutime/cstime), and its live children (backends, parallel workers, WAL writer...)."""
+    ticks = os.sysconf('SC_CLK_TCK')
+    fields = _stat_fields(postmaster_pid)
+    total = sum(int(value) for value in fields[11:15])
+    for child in children(postmaster_pid):
+        try:
+            fields = _stat_fields(child)
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
 def children(pid):
     """Direct children of ``pid``, from /proc."""
     found = []

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -35,7 +36,7 @@ import sys
 import time
 from pathlib import Path
 
-from _proc import PeakSampler
+from _proc import PeakSampler, server_cpu_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'tests' / 'harness'))
@@ -81,6 +82,23 @@ class Bench:
         if not (collections / 'ops').exists():
             (collections / 'ops').symlink_to(ROOT)
         self.module_env = dict(os.environ, PYTHONPATH=str(self.workdir / 'collections'))
+
+    def work(self, func):
+        """Run ``func()``; add the CPU seconds the server and the client processes used to its result dict.
+
+        Server: the postmaster and every backend and worker (reaped ones included).
+        Client: every child process this script waited for meanwhile (gunzip, psql; the module and its children).
+        """
+        with open(os.path.join(self.pg['data_dir'], 'postmaster.pid'), encoding='ascii') as handle:
+            postmaster = int(handle.readline())
+        server = server_cpu_seconds(postmaster)
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        client = usage.ru_utime + usage.ru_stime
+        figures = func()
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        figures['server_cpu'] = server_cpu_seconds(postmaster) - server
+        figures['client_cpu'] = usage.ru_utime + usage.ru_stime - client
+        return figures
 
     def tool(self, name):
         """A PostgreSQL client program path."""
@@ -188,10 +206,21 @@ def report(rounds, database_bytes):
         print('%-44s %10.1f %11.2fx %9.2fx' % (label, value, value / runbook, value / floor))
     print('%-44s %10.1f %11s' % ('runbook: gunzip -c | psql', runbook_restore, '1.00x'))
     print('%-44s %10.1f %11.2fx' % ('pg_restore (verify, -j2, ANALYZE, counts)', restore, restore / runbook_restore))
+    print('    paired, round by round: %s' % ', '.join('%.2fx' % (r['pg_restore']['seconds'] / r['runbook_restore']['seconds']) for r in rounds))
     parts = {k: median(rounds, 'pg_restore', k) for k in ('verify_seconds', 'restore_seconds', 'analyze_seconds', 'count_seconds')}
     print('    of which: %s' % ', '.join('%s %.1f s' % (k.replace('_seconds', ''), v) for k, v in parts.items()))
     dump = median(rounds, 'pg_backup', 'dump_seconds')
     print('    pg_backup: dump %.1f s, compress + hash + publish %.1f s' % (dump, median(rounds, 'pg_backup', 'compress_seconds')))
+    print()
+    print('%-44s %10s %12s' % ('restore work (CPU seconds)', 'runbook', 'pg_restore'))
+    work = {}
+    for name in ('runbook_restore', 'pg_restore'):
+        work[name] = {k: median(rounds, name, k) for k in ('server_cpu', 'client_cpu')}
+    for key, label in (('server_cpu', 'server (backends, workers, WAL writer...)'), ('client_cpu', 'client (gunzip+psql; module+pg_restore...)')):
+        print('%-44s %10.1f %12.1f' % (label, work['runbook_restore'][key], work['pg_restore'][key]))
+    floor_seconds = sum(work['pg_restore'].values()) / os.cpu_count()
+    print('%-44s %10s %12.1f  (%.2fx the runbook restore)' % ('pg_restore CPU / %d cores: its wall-time floor' % os.cpu_count(), '',
+                                                              floor_seconds, floor_seconds / runbook_restore))
     print()
     print('%-44s %10.0f MB' % ('runbook output (gzip -6 SQL)', gzip_size / 1e6))
     print('%-44s %10.0f MB  (%.2fx gzip)' % ('pg_backup output (custom format, zstd)', zstd_size / 1e6, zstd_size / gzip_size))
@@ -256,8 +285,8 @@ def main(argv=None):
                 'pg_backup': bench.module_backup(verify=False),
                 'pg_backup_verified': bench.module_backup(verify=True),
             }
-            round_figures['runbook_restore'] = bench.runbook_restore()
-            round_figures['pg_restore'] = bench.module_restore(round_figures['pg_backup_verified']['path'])
+            round_figures['runbook_restore'] = bench.work(bench.runbook_restore)
+            round_figures['pg_restore'] = bench.work(lambda: bench.module_restore(round_figures['pg_backup_verified']['path']))
             rounds.append(round_figures)
             print('round %d: %s' % (index + 1, ', '.join('%s %.1f s' % (k, v['seconds']) for k, v in round_figures.items())), flush=True)
         report(rounds, database_bytes)
