@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 
 
@@ -26,9 +27,7 @@ def _stat_fields(pid):
     return Path('/proc/%d/stat' % pid).read_text().rsplit(')', 1)[1].split()
 
 
-def server_cpu_seconds(postmaster_pid):
-    """CPU seconds used so far by a PostgreSQL server: the postmaster, the backends it has
-    reaped (its cutime/cstime), and its live children (backends, parallel workers, WAL writer...)."""
+def _server_cpu_once(postmaster_pid):
     ticks = os.sysconf('SC_CLK_TCK')
     fields = _stat_fields(postmaster_pid)
     total = sum(int(value) for value in fields[11:15])
@@ -39,6 +38,24 @@ def server_cpu_seconds(postmaster_pid):
             continue
         total += int(fields[11]) + int(fields[12])
     return total / ticks
+
+
+def server_cpu_seconds(postmaster_pid, settle=0.2, attempts=25):
+    """CPU seconds used so far by a PostgreSQL server: the postmaster, the backends it has
+    reaped (its cutime/cstime), and its live children (backends, parallel workers, WAL writer...).
+
+    A backend that exits between reading the postmaster and listing its children is in
+    neither (right after a restore, that is a whole job's CPU), so the sum is read until two
+    readings ``settle`` seconds apart agree.
+    """
+    previous = None
+    for dummy in range(attempts):
+        current = _server_cpu_once(postmaster_pid)
+        if current == previous:
+            break
+        previous = current
+        time.sleep(settle)
+    return current
 
 
 def children(pid):

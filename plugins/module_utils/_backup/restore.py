@@ -46,16 +46,10 @@ SCRATCH_MARK = 'dsr.ops scratch database'
 # pg_restore session tuning: a scratch database is rebuilt from scratch if the server crashes,
 # and the swap's own synchronous commit flushes all earlier WAL before the new data is used.
 RESTORE_SESSION = '-c maintenance_work_mem=512MB -c synchronous_commit=off'
-# With jobs > 1 the jobs are the parallelism: parallel index-build workers on top of them only
-# oversubscribe the cores (measured at 1 GB on 2 cores: 25 instead of 27.5 server CPU-seconds,
-# 5 % less wall time for pg_restore -j2).
-PARALLEL_JOBS_SESSION = '-c max_parallel_maintenance_workers=0'
+# Measured and left out (benchmarks/restore_session_pairs.py, 2 cores, median of 3 pairs):
+# max_parallel_maintenance_workers=0 saved 1-3 server CPU-seconds but no wall time (13.7 -> 13.6 s
+# at 1 GB, 44.2 -> 43.5 s at 3 GB), and would idle the spare cores of a bigger restore host.
 _NAME_MAX = 63
-
-
-def restore_session(jobs):
-    """The PGOPTIONS settings pg_restore runs with for ``jobs`` parallel jobs."""
-    return RESTORE_SESSION + (' ' + PARALLEL_JOBS_SESSION if jobs > 1 else '')
 
 
 def resolve_backup(path=None, backup_dir=None, database=None):
@@ -291,7 +285,7 @@ class Restorer:
         self.commands.append(pgtools.display_command(argv))
         env = libpq_environment(self.params)
         env['PGDATABASE'] = database
-        env['PGOPTIONS'] = ' '.join(part for part in (env.get('PGOPTIONS', ''), restore_session(self.jobs)) if part)
+        env['PGOPTIONS'] = ' '.join(part for part in (env.get('PGOPTIONS', ''), RESTORE_SESSION) if part)
         started = time.monotonic()
         stderr = pgtools.Tool(argv, env).wait('pg_restore into %s' % database)
         if stderr:
