@@ -47,7 +47,7 @@ SCRATCH_MARK = 'dsr.ops scratch database'
 # and the swap's own synchronous commit flushes all earlier WAL before the new data is used.
 RESTORE_SESSION = '-c maintenance_work_mem=512MB -c synchronous_commit=off'
 # Measured and left out (benchmarks/restore_session_pairs.py, 2 cores, median of 3 pairs):
-# max_parallel_maintenance_workers=0 saved 1-3 server CPU-seconds but no wall time (13.7 -> 13.6 s
+# max_parallel_maintenance_workers=0 saved about 1-2 server CPU-seconds but no wall time (13.7 -> 13.6 s
 # at 1 GB, 44.2 -> 43.5 s at 3 GB), and would idle the spare cores of a bigger restore host.
 _NAME_MAX = 63
 
