@@ -65,10 +65,10 @@ def children(pid):
         if not entry.isdigit():
             continue
         try:
-            stat = Path('/proc', entry, 'stat').read_text()
+            parent = int(_stat_fields(int(entry))[1])
         except OSError:
             continue
-        if int(stat.rsplit(')', 1)[1].split()[1]) == pid:
+        if parent == pid:
             found.append(int(entry))
     return found
 
