@@ -192,8 +192,8 @@ def make_backup(directory, size, database=DATABASE):
             digest.update(data)
             left -= len(data)
     manifest = {'manifest_version': 1, 'database': database, 'file': name, 'started_at': started_at.isoformat(),
-                'finished_at': started_at.isoformat(), 'stored_size_bytes': size, 'sha256': digest.hexdigest(), 'format': 'custom',
-                'compression': 'zstd', 'row_counts': {'public.households': 3}}
+                'finished_at': started_at.isoformat(), 'stored_size_bytes': size, 'raw_size_bytes': size, 'sha256': digest.hexdigest(),
+                'format': 'custom', 'compression': 'zstd', 'row_counts': {'public.households': 3}, 'pg_dump_version': 'pg_dump (PostgreSQL) 15'}
     with open(path + '.manifest.json', 'w', encoding='utf-8') as handle:
         json.dump(manifest, handle)
     return path, manifest

@@ -105,6 +105,8 @@ inventory = {'dsr_environments': {'hosts': {'sandbox': {
     'dsr_prometheus_url': prom['url'],
     'dsr_prometheus_ca_cert': prom['ca_cert'],
     'dsr_tls_endpoints': endpoints,
+    # the sandbox's private CA: the certificate check verifies the chains against it
+    'dsr_tls_ca_cert': tls['ca_cert'],
     # the off-site store: a local S3 API server (moto); its keys arrive as AWX injects them (AWS_*)
     'dsr_s3_endpoint_url': s3['endpoint_url'],
     'dsr_s3_region': s3['region'],

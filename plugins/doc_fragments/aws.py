@@ -84,6 +84,7 @@ options:
       - How many times every S3 call is retried on a transient error (HTTP 500, 502, 503, 504, throttling, a dropped
         or timed-out connection), with exponential backoff and jitter (botocore's C(standard) retry mode). A download
         whose stream breaks resumes from the last byte received, up to this many times per range.
+      - Between 0 and 50; more would keep a job against a dead endpoint waiting for hours.
     type: int
     default: 10
   connect_timeout:

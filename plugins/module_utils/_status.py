@@ -84,6 +84,10 @@ def validate_thresholds(name, warning, critical, comparison='gt'):
     """
     if comparison not in COMPARISONS:
         raise ThresholdError('%s: comparison must be one of %s, got %r' % (name, ', '.join(COMPARISONS), comparison))
+    for label, limit in (('warning', warning), ('critical', critical)):
+        # NaN compares false with everything: a NaN threshold would never fire and the check would always say ok
+        if limit is not None and not math.isfinite(limit):
+            raise ThresholdError('%s: the %s threshold must be a finite number, got %s; leave it out to disable it' % (name, label, limit))
     if warning is None or critical is None:
         return
     if comparison in ('gt', 'ge') and critical < warning:

@@ -101,11 +101,21 @@ options:
     type: str
     choices: [critical, warning, ignore]
     default: critical
+  untrusted:
+    description:
+      - What an endpoint whose chain does not verify against O(ca_cert) (or the system store) makes the target - a
+        missing intermediate, a self-signed certificate, an unknown CA. Clients that verify refuse such a chain, so it is
+        V(warning) by default whatever the dates say; V(critical) is stricter, V(ignore) only reports
+        RV(certificates[].trusted) (for a private CA whose certificate you cannot give).
+      - Errors about the validity period alone (expired, not yet valid) are left to the expiry figures.
+    type: str
+    choices: [critical, warning, ignore]
+    default: warning
   ca_cert:
     description:
       - CA certificates (PEM file) used to tell whether an endpoint's chain is trusted, reported in
         RV(certificates[].trusted). When unset, the system's trust store.
-      - Trust is reported, it does not change the status.
+      - An untrusted chain makes the target V(warning) (see O(untrusted)).
     type: path
   timeout:
     description: Seconds to wait for each endpoint's connection and handshake.
@@ -328,7 +338,7 @@ from ansible_collections.dsr.ops.plugins.module_utils import _deps
 from ansible_collections.dsr.ops.plugins.module_utils._status import FAIL_ON_CHOICES, gate
 from ansible_collections.dsr.ops.plugins.module_utils._tls.certificates import CertificateError, parse_now
 from ansible_collections.dsr.ops.plugins.module_utils._tls.endpoint import PROTOCOLS
-from ansible_collections.dsr.ops.plugins.module_utils._tls.expiry import DEFAULTS, HOSTNAME_MISMATCH_CHOICES, ExpiryCheck, validate
+from ansible_collections.dsr.ops.plugins.module_utils._tls.expiry import DEFAULTS, HOSTNAME_MISMATCH_CHOICES, UNTRUSTED_CHOICES, ExpiryCheck, validate
 
 
 def argument_spec():
@@ -350,6 +360,7 @@ def argument_spec():
         warning_days=dict(type='int', default=DEFAULTS['warning_days']),
         critical_days=dict(type='int', default=DEFAULTS['critical_days']),
         hostname_mismatch=dict(type='str', choices=list(HOSTNAME_MISMATCH_CHOICES), default=DEFAULTS['hostname_mismatch']),
+        untrusted=dict(type='str', choices=list(UNTRUSTED_CHOICES), default=DEFAULTS['untrusted']),
         ca_cert=dict(type='path'),
         timeout=dict(type='float', default=DEFAULTS['timeout']),
         now=dict(type='str'),

@@ -27,6 +27,13 @@ description:
   - Backup files are created mode 0600 in a directory created mode 0700.
   - Optional retention keeps the last O(keep_last) backups and/or those younger than O(max_age), and
     never deletes the newest backup nor the newest verified one.
+  - Retention treats manifests as untrusted input. It deletes only what it can prove is a backup of O(database) in
+    O(backup_dir) - a manifest named C(<database>_<UTC time>.dump[.zst|.gz].manifest.json) whose schema checks out and
+    whose C(file) is that name less C(.manifest.json), and a data file of that name directly in O(backup_dir) (a regular
+    file, not a symbolic link) with the size and the compression magic bytes the manifest records. Anything else is left
+    alone with a warning, and one malformed manifest never stops the retention of the other backups.
+  - A backup dated more than five minutes in the future (a machine with a wrong clock) is kept and reported, never
+    ranked as the newest; the backup a run makes is never deleted by that run.
   - Replaces the runbook's C(pg_dump > file; gzip file) snippet.
 author:
   - DSR Operations Team (@dsr-ops)
@@ -59,7 +66,8 @@ options:
     aliases: [name]
   backup_dir:
     description:
-      - Directory receiving the backup, its manifest and verification record. Created with mode 0700 if missing.
+      - Directory receiving the backup, its manifest and verification record. Created with mode 0700 if missing
+        (O(state=present)); with O(state=pruned) it must exist.
       - On the host running the module.
     type: path
     required: true
@@ -246,7 +254,10 @@ space:
 retention:
   description:
     - C(deleted) lists the backups deleted (in check mode, those that would be), each with C(path), C(started_at),
-      C(size_bytes), C(verified) and C(reason); C(kept) lists the others with the reason they were kept.
+      C(size_bytes), C(verified) and C(reason); C(kept) lists the others with the reason they were kept
+      (C(left alone) and why, for a backup whose data file does not match its manifest or one dated in the future).
+    - C(malformed) lists the manifests named as this database's that fail their checks, each with C(manifest_path) and
+      C(reason); they and their data files are left alone (and each is a warning).
   returned: always
   type: dict
   sample: {deleted: [{path: /backups/dsr_db/dsr_db_20261101T020000Z.dump.zst, verified: true, reason: beyond the last 14 and older than 1296000 s}], kept: []}
@@ -271,6 +282,8 @@ from ansible_collections.dsr.ops.plugins.module_utils._durations import parse_du
 from ansible_collections.dsr.ops.plugins.module_utils._backup import codec
 from ansible_collections.dsr.ops.plugins.module_utils._backup.backup import Backup
 from ansible_collections.dsr.ops.plugins.module_utils._backup.errors import BackupError
+from ansible_collections.dsr.ops.plugins.module_utils._backup.manifest import check_database_name
+from ansible_collections.dsr.ops.plugins.module_utils._options import empty_problems
 from ansible_collections.dsr.ops.plugins.module_utils._postgres.connection import (
     PostgresError,
     connect,
@@ -304,6 +317,11 @@ def argument_spec():
 def validate(params):
     """Messages for options that cannot work, each naming the option and the fix."""
     problems = validate_connection_params(params)
+    problems += empty_problems(params, ('backup_dir', 'temp_dir', 'pg_bin_dir'))
+    try:
+        check_database_name(params['database'])
+    except BackupError as exc:
+        problems.append(str(exc))
     try:
         codec.validate_level(params['compression'], params['compression_level'])
     except ValueError as exc:

@@ -13,7 +13,11 @@ description:
     manifest, and reports each sub-check in the shared status vocabulary (V(ok), V(warning),
     V(critical), V(unknown), V(skipped)) with an overall RV(status).
   - C(freshness) - the newest backup is younger than O(max_age) (for example V(26h) for a daily backup);
-    no backup at all is V(critical).
+    no backup at all is V(critical); a backup dated more than five minutes in the future is V(warning) (its age
+    cannot be known, a clock is wrong).
+  - C(manifest) - the manifest is well-formed (schema, a time stamp with a time zone that agrees with the file name,
+    and it describes the file it is named after); with O(backup_dir), every manifest of O(database) there. A malformed
+    manifest is V(critical) and named; with O(backup_dir) the newest well-formed backup is still verified.
   - C(checksum) - the SHA-256 and size of the stored file match the manifest.
   - C(decompression) - the file decompresses completely, to the raw size recorded.
   - C(contents) - C(pg_restore --list) reads the archive's table of contents and finds the data of
@@ -155,11 +159,27 @@ sha256:
   returned: when a backup was found
   type: str
   sample: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+malformed_manifests:
+  description: The manifests that failed their checks, each with C(manifest_path) and C(reason).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{manifest_path: /backups/dsr_db/dsr_db_20261127T020000Z.dump.zst.manifest.json,
+            reason: "manifest ... is malformed: started_at must be an ISO 8601 time with a time zone: ..."}]
 backups_found:
-  description: How many backups of the database the directory holds.
+  description: How many backups of the database (with a well-formed manifest) the directory holds.
   returned: always
   type: int
   sample: 14
+removed_stale_temp_files:
+  description:
+    - Temporary files that killed earlier runs left (decompressed copies of the restore test), removed by this run.
+    - A file is removed only when no live run holds its lock and the process named in it is gone, so another run's work
+      in progress is never touched.
+  returned: always (empty unless the restore test ran)
+  type: list
+  elements: str
+  sample: []
 recorded:
   description: Whether the verification record was written.
   returned: always
@@ -181,6 +201,11 @@ checks:
       type: dict
       returned: always
       sample: {status: ok, msg: "newest backup is 25211 s old, max_age 93600 s", age_seconds: 25211, max_age_seconds: 93600}
+    manifest:
+      description: C(manifests) read and how many were C(malformed).
+      type: dict
+      returned: always
+      sample: {status: ok, msg: 14 manifests read, schema checked, manifests: 14, malformed: 0}
     checksum:
       description: C(sha256), C(size_bytes) as found, C(seconds).
       type: dict
@@ -209,7 +234,13 @@ from ansible_collections.dsr.ops.plugins.module_utils import _deps
 from ansible_collections.dsr.ops.plugins.module_utils._durations import parse_duration
 from ansible_collections.dsr.ops.plugins.module_utils._backup.errors import BackupError
 from ansible_collections.dsr.ops.plugins.module_utils._backup.verify import Verification
-from ansible_collections.dsr.ops.plugins.module_utils._postgres.connection import PostgresError, postgres_argument_spec, validate_connection_params
+from ansible_collections.dsr.ops.plugins.module_utils._options import empty_problems
+from ansible_collections.dsr.ops.plugins.module_utils._postgres.connection import (
+    PostgresError,
+    identifier_problem,
+    postgres_argument_spec,
+    validate_connection_params,
+)
 from ansible_collections.dsr.ops.plugins.module_utils._status import FAIL_ON_CHOICES, gate
 
 
@@ -243,6 +274,8 @@ def main():
     _deps.require(module, 'psycopg2')
     params = module.params
     problems = validate_connection_params(params)
+    problems += empty_problems(params, ('path', 'backup_dir', 'temp_dir', 'pg_bin_dir'))
+    problems += [p for p in [identifier_problem('database', params['database'])] if p]
     if params['max_age'] is not None:
         try:
             params['max_age'] = parse_duration(params['max_age'], 'max_age')

@@ -337,6 +337,9 @@ from ansible_collections.dsr.ops.plugins.module_utils._postgres.connection impor
 from ansible_collections.dsr.ops.plugins.module_utils._postgres.health import CHECKS, DEFAULTS, HealthCheck, StateFileError
 
 # (warning option, critical option, comparison) pairs validated before connecting
+# statement_timeout is an int of milliseconds on the server
+QUERY_TIMEOUT_MAX = 2147483
+
 _THRESHOLD_PAIRS = (
     ('connect_seconds', 'gt'),
     ('connections', 'gt'),
@@ -404,8 +407,9 @@ def validate(params):
             if not 0 <= params[name] <= 100:
                 problems.append('%s is a percent of max_connections (connections_unit=percent) and must be between 0 and 100, got %s; '
                                 'set connections_unit=count for absolute counts' % (name, params[name]))
-    if params['query_timeout'] < 1:
-        problems.append('query_timeout must be at least 1 second, got %d' % params['query_timeout'])
+    if params['query_timeout'] < 1 or params['query_timeout'] > QUERY_TIMEOUT_MAX:
+        problems.append('query_timeout must be at least 1 second and at most %d (the limit of statement_timeout), got %d'
+                        % (QUERY_TIMEOUT_MAX, params['query_timeout']))
     if params['expect_standbys'] is not None and params['expect_standbys'] < 0:
         problems.append('expect_standbys must be 0 or more, got %d' % params['expect_standbys'])
     return problems

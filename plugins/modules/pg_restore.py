@@ -15,13 +15,19 @@ description:
     and C(--exit-on-error), runs ANALYZE, and compares every table's row count with the manifest.
     A failed or mismatching restore drops the scratch database and changes nothing else.
   - When O(target_database) does not exist, the validated scratch database is renamed to it.
-  - When it exists and holds tables, the restore is refused unless O(swap=true). Then the current
+  - When it exists and holds anything - tables, views, sequences, functions, types, large objects, extensions, schemas
+    or any other object a user created - the restore is refused unless O(swap=true). Then the current
     database is renamed aside (C(<target>_before_restore_<timestamp>)) and kept, and the scratch one
-    takes its name, in one transaction. The owner, database-level GRANTs, C(ALTER DATABASE ... SET)
+    takes its name. The owner, database-level GRANTs, C(ALTER DATABASE ... SET)
     and C(ALTER ROLE ... IN DATABASE ... SET) settings, connection limit and comment of the current
-    database are carried over first. New connections to the target are refused during the swap;
-    existing ones fail the swap unless O(terminate_connections=true).
-  - An existing but empty target (no tables) is replaced the same way, and the empty one dropped.
+    database are carried over in the same single transaction as the two renames, so a run killed at any
+    moment leaves either the old database in place, untouched and open, or the new one. The target is never
+    closed to connections; sessions on it fail the swap unless O(terminate_connections=true).
+  - An existing target that holds nothing at all (as C(CREATE DATABASE) made it) is replaced the same way, and the
+    empty one dropped - unless something appeared in it during the restore, then it is kept aside.
+  - A target that does not accept connections (C(ALLOW_CONNECTIONS false), as an interrupted swap of an earlier version
+    left it) cannot be looked into; it is refused without O(swap), and with it kept aside while an open database takes its place.
+  - A backup of a database with another name does not replace an existing target unless O(allow_other_database=true).
   - The database kept aside is dropped only when asked, with O(state=aside_dropped).
   - Replaces the runbook's C(gunzip; psql < file), which restores single-threaded, without
     ON_ERROR_STOP and into the live database.
@@ -55,7 +61,17 @@ options:
   target_database:
     description:
       - The database to restore into. Defaults to the database the backup was made from.
+      - At most 63 bytes (PostgreSQL's limit; a longer name is refused rather than silently truncated).
     type: str
+  allow_other_database:
+    description:
+      - Allow an existing O(target_database) that holds anything to be replaced by a backup of a database with another name
+        (the manifest's C(database)). Off by default, so that a wrong O(path) cannot swap, say, a test database's backup over
+        the registry.
+      - Restoring into a new (or an empty) database of any name needs no such permission.
+      - When the backup holds less than half the tables of the database it replaces, the task warns either way.
+    type: bool
+    default: false
   state:
     description:
       - V(restored) restores. V(aside_dropped) drops the databases kept aside by earlier swaps of
@@ -65,13 +81,14 @@ options:
     default: restored
   swap:
     description:
-      - Allow replacing an existing database that holds tables, through the atomic swap described above.
+      - Allow replacing an existing database that holds anything, through the atomic swap described above.
     type: bool
     default: false
   terminate_connections:
     description:
-      - During a swap, terminate sessions connected to the target. Without it, connected sessions
-        fail the swap before anything is renamed (new connections are refused either way).
+      - During a swap, terminate sessions connected to the target right before the one transaction that swaps; a
+        client that reconnects in between makes that transaction fail harmlessly, and it is tried again for up to 30 s.
+      - Without it, connected sessions fail the swap before anything is renamed.
     type: bool
     default: false
   jobs:
@@ -99,7 +116,10 @@ options:
     type: path
 notes:
   - The module connects to O(login_db) (default V(postgres)) to create, rename and drop databases, so the
-    login role needs CREATEDB and must own the target (or be a superuser) for a swap.
+    login role needs CREATEDB and must own the target (or be a superuser) for a swap. O(login_db) must not be
+    the target itself (a database cannot be renamed while the restore is connected to it); that is refused up front.
+  - The manifest is untrusted input and its schema is checked first; a malformed manifest given by O(path) fails the
+    task before any database is touched, and with O(backup_dir) malformed manifests are skipped with a warning.
   - The row counts compared are exact counts taken in the backup's own snapshot (see M(dsr.ops.pg_backup)).
 seealso:
   - module: dsr.ops.pg_backup
@@ -193,6 +213,16 @@ data_age_seconds:
   returned: state=restored, not in check mode
   type: float
   sample: 27012
+removed_stale_temp_files:
+  description:
+    - Temporary files that killed earlier runs left (decompressed copies of backups of this database in the temporary
+      directory), removed by this run.
+    - A file is removed only when no live run holds its lock and the process named in it is gone, so another run's work
+      in progress is never touched.
+  returned: state=restored, not in check mode
+  type: list
+  elements: str
+  sample: []
 dropped_stale_scratch_databases:
   description: Scratch databases of killed earlier runs that were dropped.
   returned: state=restored, not in check mode
@@ -233,7 +263,13 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.dsr.ops.plugins.module_utils import _deps
 from ansible_collections.dsr.ops.plugins.module_utils._backup.errors import BackupError
 from ansible_collections.dsr.ops.plugins.module_utils._backup.restore import RestoreRun
-from ansible_collections.dsr.ops.plugins.module_utils._postgres.connection import PostgresError, postgres_argument_spec, validate_connection_params
+from ansible_collections.dsr.ops.plugins.module_utils._options import empty_problems
+from ansible_collections.dsr.ops.plugins.module_utils._postgres.connection import (
+    PostgresError,
+    identifier_problem,
+    postgres_argument_spec,
+    validate_connection_params,
+)
 
 
 def argument_spec():
@@ -251,6 +287,7 @@ def argument_spec():
         temp_dir=dict(type='path'),
         globals=dict(type='bool', default=False),
         no_owner=dict(type='bool', default=False),
+        allow_other_database=dict(type='bool', default=False),
         pg_bin_dir=dict(type='path'),
     )
     return spec
@@ -266,6 +303,8 @@ def main():
     _deps.require(module, 'psycopg2')
     params = module.params
     problems = validate_connection_params(params)
+    problems += empty_problems(params, ('path', 'backup_dir', 'temp_dir', 'pg_bin_dir'))
+    problems += [p for p in (identifier_problem(o, params[o]) for o in ('database', 'target_database')) if p]
     if params['state'] == 'restored' and not (params['path'] or params['backup_dir']):
         problems.append('give path (a backup file) or backup_dir and database (its newest backup)')
     if params['jobs'] < 1:

@@ -227,6 +227,16 @@ manifest_path:
   returned: O(mode=download)
   type: str
   sample: /var/restore/dsr_db/dsr_db_20261127T020000Z.dump.zst.manifest.json
+removed_stale_temp_files:
+  description:
+    - Temporary files that killed earlier runs left (partial downloads of this database's backups in O(dest)), removed
+      by this run.
+    - A file is removed only when no live run holds its lock and the process named in it is gone, so another run's work
+      in progress is never touched.
+  returned: O(mode=download), when the backup was fetched
+  type: list
+  elements: str
+  sample: []
 created_dest:
   description: Whether O(dest) was created by this run.
   returned: O(mode=download), when the backup was fetched
@@ -359,7 +369,7 @@ backups:
   description:
     - The backups of O(database) under O(prefix), newest first; each has C(key), C(manifest_key), C(database),
       C(started_at), C(size_bytes), C(sha256), C(last_modified), C(storage_class), C(verified), C(verified_at) and
-      C(manifest) (the whole manifest).
+      C(manifest) (the whole manifest), and C(problem) when the object's size disagrees with its manifest.
   returned: O(mode=list)
   type: list
   elements: dict
@@ -386,15 +396,27 @@ incomplete:
   elements: dict
   sample: []
 missing:
-  description: Manifests whose backup object is missing, or that cannot be read; not counted as backups.
+  description: Manifests whose backup object is missing; not counted as backups.
   returned: O(mode=list) or O(mode=prune)
   type: list
   elements: dict
   sample: []
+malformed:
+  description:
+    - Manifests named as backups under the prefix that fail their checks (not JSON, a missing or mistyped key, a time stamp
+      without a time zone or one that disagrees with the key, a C(file) other than the key less C(.manifest.json)), each with
+      C(key) and C(reason). They are skipped with a warning, not counted as backups, and never deleted; the others still count.
+  returned: O(mode=list) or O(mode=prune)
+  type: list
+  elements: dict
+  sample: [{key: production/dsr_db/dsr_db_20261127T020000Z.dump.zst.manifest.json, reason: "manifest ... is malformed: ..."}]
 retention:
   description:
     - C(deleted) lists the backups deleted (in check mode, that would be), each with C(key), C(started_at),
       C(size_bytes), C(verified), C(reason) and C(deleted_keys); C(kept) lists the others with the reason.
+    - Only an object proven to be the backup its manifest describes is deleted - its key under O(prefix) named as a backup of
+      O(database), its size and its C(sha256) metadata equal to the manifest's; any other is kept with the reason
+      C(left alone) and why, and a warning. A backup dated more than five minutes in the future is kept and never ranked newest.
   returned: O(mode=prune)
   type: dict
   sample: {deleted: [], kept: [{key: production/dsr_db/dsr_db_20261127T020000Z.dump.zst, reason: newest backup}]}

@@ -56,22 +56,33 @@ def harness():
         dsr_harness.down(base)
 
 
-@pytest.fixture(scope='session')
-def s3_service():
-    """The harness's S3 server state (endpoint_url, region, access_key, secret_key), started here if needed."""
+def _service(name):
+    """A harness service's state: the one scripts/test.sh started, else one started here for the session."""
     state_file = os.environ.get('DSR_HARNESS_STATE')
     if state_file and os.path.exists(state_file):
-        state = dsr_harness.read_state(os.path.dirname(state_file))['services'].get('s3')
+        state = dsr_harness.read_state(os.path.dirname(state_file))['services'].get(name)
         if state:
             yield state
             return
-    base = tempfile.mkdtemp(prefix='dsr-s3-')
+    base = tempfile.mkdtemp(prefix='dsr-%s-' % name)
     os.rmdir(base)
-    started = dsr_harness.up(base, ['s3'])
+    started = dsr_harness.up(base, [name])
     try:
-        yield started['services']['s3']
+        yield started['services'][name]
     finally:
         dsr_harness.down(base)
+
+
+@pytest.fixture(scope='session')
+def s3_service():
+    """The harness's S3 server state (endpoint_url, region, access_key, secret_key), started here if needed."""
+    yield from _service('s3')
+
+
+@pytest.fixture(scope='session')
+def tls_service():
+    """The harness's TLS endpoints (ca_cert, endpoints by name), started here if scripts/test.sh did not."""
+    yield from _service('tls')
 
 
 @pytest.fixture(scope='session')
@@ -125,6 +136,23 @@ def run_module(module_env, tmp_path):
 def connection_args(pg, user='postgres', database='postgres'):
     """Module connection options for the harness primary."""
     return {'login_host': pg['host'], 'port': pg['port'], 'login_user': user, 'login_password': pg['passwords'][user], 'login_db': database}
+
+
+def recreate_database(pg, name, owner='dsr_app'):
+    """Drop ``name`` if it exists and create it empty, owned by ``owner``."""
+    conn = connect(pg)
+    with conn.cursor() as cur:
+        cur.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
+        cur.execute('CREATE DATABASE "%s" OWNER "%s"' % (name, owner))
+    conn.close()
+
+
+def drop_database(pg, name):
+    """Drop ``name`` if it exists, whoever is connected."""
+    conn = connect(pg)
+    with conn.cursor() as cur:
+        cur.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
+    conn.close()
 
 
 def connect(pg, database='postgres', user='postgres'):

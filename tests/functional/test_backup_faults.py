@@ -20,7 +20,7 @@ import pytest
 
 import zstandard
 
-from conftest import COLLECTION, ModuleRun, connect, connection_args
+from conftest import COLLECTION, ModuleRun, connect, connection_args, drop_database, recreate_database
 
 DATABASE = 'fault_db'
 SEED = int(os.environ.get('DSR_FAULT_SEED', '20261127'))
@@ -36,18 +36,11 @@ def _datagen():
 @pytest.fixture(scope='module')
 def registry(harness):
     """A ~60 MB DSR-shaped database ``fault_db`` owned by dsr_app."""
-    conn = connect(harness)
-    with conn.cursor() as cur:
-        cur.execute('DROP DATABASE IF EXISTS %s WITH (FORCE)' % DATABASE)
-        cur.execute('CREATE DATABASE %s OWNER dsr_app' % DATABASE)
-    conn.close()
+    recreate_database(harness, DATABASE)
     dsn = 'host=%s port=%d user=dsr_app password=%s dbname=%s' % (harness['host'], harness['port'], harness['passwords']['dsr_app'], DATABASE)
     summary = _datagen().generate(dsn, size_bytes=60 * 1024 * 1024, seed=7, log=lambda *a, **k: None)
     yield summary
-    conn = connect(harness)
-    with conn.cursor() as cur:
-        cur.execute('DROP DATABASE IF EXISTS %s WITH (FORCE)' % DATABASE)
-    conn.close()
+    drop_database(harness, DATABASE)
 
 
 def backup_args(pg, backup_dir, **extra):
@@ -231,7 +224,8 @@ def test_restore_killed_midway_leaves_the_original_intact(harness, good_backup, 
     assert created['action'] == 'create'
     try:
         # kill while pg_restore works on the scratch database
-        run = run_module.start('pg_restore', dict(connection_args(harness), path=good_backup['path'], target_database=target, swap=True))
+        args = dict(connection_args(harness), path=good_backup['path'], target_database=target, swap=True, allow_other_database=True)
+        run = run_module.start('pg_restore', args)
         deadline = time.monotonic() + 60
         while not processes_mentioning('--dbname=dsr_ops_scratch_') and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -246,7 +240,7 @@ def test_restore_killed_midway_leaves_the_original_intact(harness, good_backup, 
         assert scalar(harness, target, 'SELECT count(*) FROM registry.households') == households
         assert not [d for d in databases(harness) if d.startswith(target + '_before_restore_')]
 
-        again = run_module('pg_restore', dict(connection_args(harness), path=good_backup['path'], target_database=target, swap=True))
+        again = run_module('pg_restore', args)
         assert again.get('failed') is not True, again
         assert again['dropped_stale_scratch_databases'], 'the killed run left no scratch database to clean, or it was not found'
         assert again['validation']['status'] == 'ok'
@@ -282,11 +276,12 @@ def test_swap_carries_over_database_properties(harness, good_backup, run_module)
 
         # a session on the target blocks the swap unless terminate_connections is set
         holder = connect(harness, target)
-        blocked = run_module('pg_restore', dict(connection_args(harness), path=good_backup['path'], target_database=target, swap=True))
+        blocked = run_module('pg_restore', dict(connection_args(harness), path=good_backup['path'], target_database=target, swap=True,
+                                                allow_other_database=True))
         assert blocked['failed'] is True and 'terminate_connections' in blocked['msg']
         assert scalar(harness, target, "SELECT to_regclass('registry.only_in_old') IS NOT NULL") is True
         swapped = run_module('pg_restore', dict(connection_args(harness), path=good_backup['path'], target_database=target, swap=True,
-                                                terminate_connections=True))
+                                                terminate_connections=True, allow_other_database=True))
         holder.close()
         assert swapped.get('failed') is not True, swapped
         aside = swapped['aside_database']

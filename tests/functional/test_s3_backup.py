@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import socket
+import subprocess
 import sys
 import uuid
 
@@ -55,8 +56,9 @@ def make_backup(directory, database='dsr_db', size=MIB, started_at=None, verifie
         handle.write(data)
     sha256 = hashlib.sha256(data).hexdigest()
     manifest = {'manifest_version': 1, 'database': database, 'file': name, 'started_at': started_at.isoformat(),
-                'finished_at': started_at.isoformat(), 'stored_size_bytes': size, 'sha256': sha256, 'format': 'custom',
-                'compression': 'zstd', 'row_counts': {'public.households': 3}}
+                'finished_at': started_at.isoformat(), 'stored_size_bytes': size, 'raw_size_bytes': size, 'sha256': sha256,
+                'format': 'custom', 'compression': 'zstd', 'row_counts': {'public.households': 3},
+                'pg_dump_version': 'pg_dump (PostgreSQL) 15.18'}
     with open(path + '.manifest.json', 'w', encoding='utf-8') as handle:
         json.dump(manifest, handle)
     if verified:
@@ -233,6 +235,112 @@ def test_list_and_prune_keep_the_newest_verified(s3_service, bucket, run_module,
     assert kept[(now - datetime.timedelta(days=30)).isoformat()] == 'newest verified backup'
     after = run_module('s3_backup', s3_args(s3_service, bucket, mode='list'))
     assert sorted(b['database'] for b in after['backups']) == ['dsr_db', 'dsr_db', 'dsr_db', 'other_db']
+
+
+def warning_text(result):
+    return json.dumps(result.get('warnings') or [])
+
+
+def test_a_malformed_manifest_in_the_bucket_is_skipped_and_the_others_still_count(s3_service, bucket, run_module, tmp_path):
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    for days, verified in ((3, True), (2, False), (1, True)):
+        path, _sha = make_backup(tmp_path, size=64 * 1024, started_at=now - datetime.timedelta(days=days), verified=verified)
+        assert not run_module('s3_backup', s3_args(s3_service, bucket, mode='upload', path=path)).get('failed')
+    client = s3_client(s3_service)
+    newest_key = 'test/dsr_db/dsr_db_%s.dump.zst' % (now - datetime.timedelta(days=1)).strftime('%Y%m%dT%H%M%SZ')
+    manifest = json.loads(client.get_object(Bucket=bucket, Key=newest_key + '.manifest.json')['Body'].read())
+    bad_name = 'test/dsr_db/dsr_db_%s.dump.zst' % now.strftime('%Y%m%dT%H%M%SZ')
+    client.put_object(Bucket=bucket, Key=bad_name, Body=b'x' * 10)
+    client.put_object(Bucket=bucket, Key=bad_name + '.manifest.json', Body=json.dumps(dict(manifest, started_at='yesterday')).encode())
+    # a manifest whose file reaches outside the prefix, and one naming another backup's object
+    client.put_object(Bucket=bucket, Key='test/dsr_db/dsr_db_20200101T000000Z.dump.zst.manifest.json',
+                      Body=json.dumps(dict(manifest, file='../../elsewhere/x.dump.zst')).encode())
+    client.put_object(Bucket=bucket, Key='test/dsr_db/dsr_db_20200102T000000Z.dump.zst.manifest.json',
+                      Body=json.dumps(dict(manifest, file=newest_key.rsplit('/', 1)[1], started_at='2020-01-02T00:00:00+00:00')).encode())
+    client.put_object(Bucket=bucket, Key='test/elsewhere/x.dump.zst', Body=b'not ours')
+
+    listed = run_module('s3_backup', s3_args(s3_service, bucket, mode='list', database='dsr_db'))
+    assert not listed.get('failed'), listed['msg']
+    assert listed['count'] == 3 and listed['newest']['key'] == newest_key
+    assert sorted(m['key'] for m in listed['malformed']) == sorted(
+        [bad_name + '.manifest.json', 'test/dsr_db/dsr_db_20200101T000000Z.dump.zst.manifest.json',
+         'test/dsr_db/dsr_db_20200102T000000Z.dump.zst.manifest.json'])
+    assert 'is malformed' in warning_text(listed) and bad_name in warning_text(listed)
+
+    fetched = run_module('s3_backup', s3_args(s3_service, bucket, mode='download', database='dsr_db', dest=str(tmp_path / 'dr')))
+    assert not fetched.get('failed'), fetched['msg']
+    assert fetched['key'] == newest_key and fetched['verified']
+
+    pruned = run_module('s3_backup', s3_args(s3_service, bucket, mode='prune', database='dsr_db', keep_last=1))
+    assert not pruned.get('failed'), pruned['msg']
+    # the oldest and the middle one go (the newest is also the newest verified); nothing else is touched
+    assert sorted(d['started_at'] for d in pruned['retention']['deleted']) == sorted(
+        (now - datetime.timedelta(days=d)).isoformat() for d in (3, 2))
+    left = {o['Key'] for o in client.list_objects_v2(Bucket=bucket)['Contents']}
+    for key in (bad_name, bad_name + '.manifest.json', 'test/elsewhere/x.dump.zst', newest_key, newest_key + '.manifest.json',
+                'test/dsr_db/dsr_db_20200101T000000Z.dump.zst.manifest.json'):
+        assert key in left, key
+
+
+def test_prune_leaves_an_object_that_does_not_match_its_manifest(s3_service, bucket, run_module, tmp_path):
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    keys = []
+    for days in (3, 2, 1):
+        path, _sha = make_backup(tmp_path, size=64 * 1024, started_at=now - datetime.timedelta(days=days))
+        uploaded = run_module('s3_backup', s3_args(s3_service, bucket, mode='upload', path=path))
+        assert not uploaded.get('failed'), uploaded['msg']
+        keys.append(uploaded['key'])
+    client = s3_client(s3_service)
+    # the oldest object replaced by something else of the same size, without the backup's metadata
+    client.put_object(Bucket=bucket, Key=keys[0], Body=os.urandom(64 * 1024))
+    # the middle one's object replaced by one of another size
+    client.put_object(Bucket=bucket, Key=keys[1], Body=b'short')
+    pruned = run_module('s3_backup', s3_args(s3_service, bucket, mode='prune', database='dsr_db', keep_last=1))
+    assert not pruned.get('failed'), pruned['msg']
+    assert pruned['retention']['deleted'] == [] and not pruned['changed']
+    reasons = {k['key']: k['reason'] for k in pruned['retention']['kept']}
+    assert 'does not match its manifest' in reasons[keys[0]] and 'bytes, its manifest says' in reasons[keys[1]]
+    assert 'prune left' in warning_text(pruned)
+    left = {o['Key'] for o in client.list_objects_v2(Bucket=bucket)['Contents']}
+    assert set(keys) <= left
+
+
+HOLD = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print('held', flush=True)
+time.sleep(120)
+"""
+
+
+def test_download_removes_only_the_leftovers_of_dead_downloads(s3_service, bucket, run_module, tmp_path):
+    (tmp_path / 'src').mkdir()
+    path, _sha = make_backup(tmp_path / 'src', size=256 * 1024, verified=True)
+    assert not run_module('s3_backup', s3_args(s3_service, bucket, mode='upload', path=path)).get('failed')
+    dest = tmp_path / 'dr'
+    dest.mkdir()
+    name = os.path.basename(path)
+    dead = subprocess.run([sys.executable, '-c', 'import os; print(os.getpid())'], capture_output=True, text=True, check=True)
+    dead_pid = int(dead.stdout)
+    leftovers = [dest / ('.dsr-tmp-%d-%s-%s' % (dead_pid, token, name)) for token in ('0badf00d', '0badf00e')]
+    for leftover in leftovers:
+        leftover.write_bytes(b'x' * 1000)
+    other_db = dest / ('.dsr-tmp-%d-0badf00f-other_db_20261127T020000Z.dump.zst' % dead_pid)
+    other_db.write_bytes(b'y')
+    live = dest / ('.dsr-tmp-%d-0badf010-%s' % (os.getpid(), name))
+    holder = subprocess.Popen([sys.executable, '-c', HOLD, str(live)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == 'held'
+        fetched = run_module('s3_backup', s3_args(s3_service, bucket, mode='download', database='dsr_db', dest=str(dest)))
+        assert not fetched.get('failed'), fetched['msg']
+        assert sorted(fetched['removed_stale_temp_files']) == sorted(str(p) for p in leftovers)
+        assert live.exists(), "a live download's file was removed"
+        assert other_db.exists(), "another database's file was removed"
+        assert (dest / name).exists()
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def test_upload_and_download_through_faults(s3_service, bucket, run_module, tmp_path):

@@ -240,16 +240,25 @@ class HarnessCA:
         key = self._key()
         return self._sign(common_name, key.public_key(), self.root, self.root_key, self.now - DAY, not_after, ca=True), key
 
-    def issue(self, directory, name, not_before, not_after, issuer=None, runner=None):
-        """Write NAME.crt (leaf + intermediate) and NAME.key (0600) in ``directory``; return their paths and dates."""
+    def issue(self, directory, name, not_before, not_after, issuer=None, runner=None, present_issuer=True, self_signed=False):
+        """Write NAME.crt (leaf + intermediate) and NAME.key (0600) in ``directory``; return their paths and dates.
+
+        ``present_issuer=False`` leaves the intermediate out of the chain file (a server that forgets it);
+        ``self_signed=True`` signs the leaf with its own key (no CA at all).
+        """
         issuer, issuer_key = issuer or (self.intermediate, self.intermediate_key)
         key = self._key()
-        leaf = self._sign(name, key.public_key(), issuer, issuer_key, not_before, not_after,
-                          sans=('localhost', '127.0.0.1', '%s.dsr.test' % name))
+        if self_signed:
+            leaf = self._sign(name, key.public_key(), None, key, not_before, not_after,
+                              sans=('localhost', '127.0.0.1', '%s.dsr.test' % name))
+            issuer = leaf
+        else:
+            leaf = self._sign(name, key.public_key(), issuer, issuer_key, not_before, not_after,
+                              sans=('localhost', '127.0.0.1', '%s.dsr.test' % name))
         chain_file = os.path.join(directory, name + '.crt')
         key_file = os.path.join(directory, name + '.key')
         with open(chain_file, 'w', encoding='ascii') as handle:
-            handle.write(self._pem(leaf) + self._pem(issuer))
+            handle.write(self._pem(leaf) + (self._pem(issuer) if present_issuer and not self_signed else ''))
         write_private(key_file, self._key_pem(key), runner)
         if runner:
             runner.own(chain_file)
@@ -517,6 +526,9 @@ class TlsService(Service):
         short_ca = ca.issue_ca('DSR Harness Short-lived CA', ca.now + self.INTERMEDIATE_FIRST['intermediate_days'] * DAY)
         endpoints['intermediate_first'] = ca.issue(self.dir, 'intermediate_first', ca.now - 30 * DAY,
                                                    ca.now + self.INTERMEDIATE_FIRST['leaf_days'] * DAY, issuer=short_ca)
+        # chains clients refuse whatever the dates: the intermediate left out, and no CA at all
+        endpoints['no_intermediate'] = ca.issue(self.dir, 'no_intermediate', ca.now - 30 * DAY, ca.now + 90 * DAY, present_issuer=False)
+        endpoints['self_signed'] = ca.issue(self.dir, 'self_signed', ca.now - 30 * DAY, ca.now + 90 * DAY, self_signed=True)
         servers = []
         for name, endpoint in endpoints.items():
             endpoint.update({'host': '127.0.0.1', 'port': free_port(), 'name': name})

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import time
 
 from ansible_collections.dsr.ops.plugins.module_utils import _deps
@@ -38,6 +39,8 @@ if _deps.HAS_PSYCOPG2:
 CUSTOM_MAGIC = b'PGDMP'
 # Raw dump plus stored copy, relative to the tables' on-disk size (heap + TOAST, no indexes).
 SPACE_FACTOR = 1.6
+# of which the raw dump (in temp_dir); the rest is the stored copy (in backup_dir)
+RAW_FACTOR = 1.0
 
 # Tables whose rows pg_dump dumps: ordinary tables and materialized views outside the
 # system schemas, and not members of an extension (pg_dump leaves those to CREATE EXTENSION).
@@ -83,28 +86,48 @@ def count_rows(cur):
     return counts, matviews
 
 
-def clean_leftovers(directories, database):
-    """Remove what killed runs of ``database`` left: temporary files, and files published without a manifest.
+def clean_leftovers(directories, database, warnings=None):
+    """Remove what killed runs of ``database`` left: temporary files, and a file published without a manifest.
 
-    We hold the database's lock, so no live run is writing any of them. A data
-    file is renamed into place before its manifest is written; a run killed in
-    between leaves a complete but unlisted file, which is removed here too.
+    A temporary file is removed only when no live run holds it (see
+    files.remove_stale_temp_files): a restore's decompressed copy in the same
+    directory is safe while the restore runs. A data file is renamed into place
+    before its manifest is written; a run killed in between leaves a complete
+    but unlisted file. Only such a file newer than every complete backup is
+    removed (it can only be the last run's); an older file without a manifest
+    may be a backup whose manifest was lost, and is left with a warning.
     """
-    pattern = re.compile(r'^%s_\d{8}T\d{6}Z\.dump' % re.escape(database))
+    pattern = mf.stored_name_re(database)
+    # what a backup's temporary files are named after: the dump, its stored copy and side files, a restore's raw copy
+    temp_re = re.compile(r'^%s_\d{8}T\d{6}Z\.dump' % re.escape(database))
     removed = []
+    for directory in directories:
+        removed += files.remove_stale_temp_files(directory, temp_re.match)
     for directory in directories:
         if not os.path.isdir(directory):
             continue
         names = set(os.listdir(directory))
+        complete = [pattern.match(n[:-len(mf.MANIFEST_SUFFIX)]).group(1) for n in names if mf.is_manifest_name(n, database)]
+        newest = max(complete, default='')
         for name in sorted(names):
-            final = files.temp_final_name(name)
-            orphan = (final is None and pattern.match(name) and not name.endswith((mf.MANIFEST_SUFFIX, mf.VERIFY_SUFFIX, mf.GLOBALS_SUFFIX))
-                      and name + mf.MANIFEST_SUFFIX not in names)
-            orphan_globals = final is None and pattern.match(name) and name.endswith(mf.GLOBALS_SUFFIX) and \
-                name[:-len(mf.GLOBALS_SUFFIX)] + mf.MANIFEST_SUFFIX not in names
-            if (final and pattern.match(final)) or orphan or orphan_globals:
-                os.unlink(os.path.join(directory, name))
-                removed.append(os.path.join(directory, name))
+            match = pattern.match(name)
+            if match and name + mf.MANIFEST_SUFFIX not in names:
+                data, side = name, ()
+            elif name.endswith(mf.GLOBALS_SUFFIX) and pattern.match(name[:-len(mf.GLOBALS_SUFFIX)]) and \
+                    name[:-len(mf.GLOBALS_SUFFIX)] + mf.MANIFEST_SUFFIX not in names:
+                data, side = name[:-len(mf.GLOBALS_SUFFIX)], (name,)
+                match = pattern.match(data)
+            else:
+                continue
+            path = os.path.join(directory, name)
+            if not stat.S_ISREG(os.lstat(path).st_mode):
+                continue
+            if match.group(1) > newest:
+                os.unlink(path)
+                removed.append(path)
+            elif warnings is not None and not side:
+                warnings.append('%s has no manifest and is older than the newest complete backup: it was left alone (a backup '
+                                'whose manifest was lost?); move it away or restore its manifest' % path)
     return removed
 
 
@@ -146,15 +169,28 @@ class Backup:
         return argv
 
     def _check_space(self, cur):
+        """Free space for the raw dump (in temp_dir) and the stored copy (in backup_dir), on one filesystem or two."""
         cur.execute(_SIZE_SQL)
         database_bytes, table_bytes = cur.fetchone()
         needed = int(table_bytes * SPACE_FACTOR)
         free = files.free_bytes(self.temp_dir)
         figures = {'database_bytes': database_bytes, 'table_bytes': table_bytes, 'needed_bytes': needed, 'free_bytes': free}
-        if self.params.get('space_check', True) and free < needed:
-            raise BackupSpaceError('not enough free space in %s: %d bytes free, about %d needed (%.1f x the %d bytes of table data: '
-                                   'the uncompressed dump plus its compressed copy); free space, set temp_dir to a larger '
-                                   'filesystem, or set space_check=false' % (self.temp_dir, free, needed, SPACE_FACTOR, table_bytes))
+        if not self.params.get('space_check', True):
+            return figures
+        if files.filesystem_id(self.temp_dir) == files.filesystem_id(self.backup_dir):
+            demands = [(self.temp_dir, free, needed, 'the uncompressed dump plus its compressed copy', SPACE_FACTOR)]
+        else:
+            raw_needed = int(table_bytes * RAW_FACTOR)
+            stored_needed = needed - raw_needed
+            stored_free = files.free_bytes(self.backup_dir)
+            figures.update(needed_bytes=raw_needed, backup_dir_needed_bytes=stored_needed, backup_dir_free_bytes=stored_free)
+            demands = [(self.temp_dir, free, raw_needed, 'the uncompressed dump', RAW_FACTOR),
+                       (self.backup_dir, stored_free, stored_needed, 'the compressed copy', SPACE_FACTOR - RAW_FACTOR)]
+        for where, available, wanted, what, factor in demands:
+            if available < wanted:
+                raise BackupSpaceError('not enough free space in %s: %d bytes free, about %d needed (%.1f x the %d bytes of table data: '
+                                       '%s); free space, set temp_dir to a larger filesystem, or set space_check=false'
+                                       % (where, available, wanted, factor, table_bytes, what))
         return figures
 
     # -- the run -------------------------------------------------------------
@@ -163,15 +199,16 @@ class Backup:
         """Apply retention only (state=pruned): no connection, no dump."""
         if self.params.get('keep_last') is None and self.params.get('max_age') is None:
             raise BackupInputError('state=pruned needs keep_last and/or max_age')
+        if not os.path.isdir(self.backup_dir):
+            raise BackupInputError('backup_dir %s %s: there is nothing to prune; check the path'
+                                   % (self.backup_dir, 'is not a directory' if os.path.exists(self.backup_dir) else 'does not exist'))
         if self.check_mode:
-            entries = mf.list_backups(self.backup_dir, self.database)
-            delete, keep = retention.plan(entries, self.params.get('keep_last'), self.params.get('max_age'), self.now())
-            outcome = {'deleted': [retention.describe(e, r) for e, r in delete], 'kept': [retention.describe(e, r) for e, r in keep]}
+            outcome = self._retention(apply=False)
         else:
             with DatabaseLock(self.backup_dir, self.database, purpose='retention'):
-                outcome = self._apply_retention()
+                outcome = self._retention(apply=True)
         count = len(outcome['deleted'])
-        return {'changed': bool(count), 'database': self.database, 'retention': outcome,
+        return {'changed': bool(count), 'database': self.database, 'retention': outcome, 'warnings': self.warnings,
                 'msg': '%s %d backups of %s, kept %d' % ('would delete' if self.check_mode else 'deleted', count, self.database, len(outcome['kept']))}
 
     def run(self, connect):
@@ -206,7 +243,7 @@ class Backup:
 
             plan_argv = self._dump_argv(pg_dump, '<exported snapshot>', os.path.join(self.temp_dir, '<temporary name>'))
             result['command'] = pgtools.display_command(plan_argv)
-            result['retention'] = self._retention_plan()
+            result['retention'] = self._retention_plan(final_path)
             if self.check_mode:
                 result['created_backup_dir'] = created_dir
                 result['msg'] = 'would back up %s to %s' % (self.database, final_path)
@@ -216,9 +253,9 @@ class Backup:
             umask = os.umask(0o077)
             try:
                 with DatabaseLock(self.backup_dir, self.database):
-                    result['removed_stale_temp_files'] = clean_leftovers({self.backup_dir, self.temp_dir}, self.database)
+                    result['removed_stale_temp_files'] = clean_leftovers({self.backup_dir, self.temp_dir}, self.database, self.warnings)
                     result.update(self._dump(conn, pg_dump, dump_version, server_version_num, basename, final_path, started))
-                    result['retention'] = self._apply_retention()
+                    result['retention'] = self._retention(apply=True, protect=final_path)
             finally:
                 os.umask(umask)
         except psycopg2.Error as exc:
@@ -232,12 +269,14 @@ class Backup:
 
     def _dump(self, conn, pg_dump, dump_version, server_version_num, basename, final_path, started):
         env = libpq_environment(self._connection_params())
-        raw_temp = files.temp_path(self.temp_dir, codec.stored_name(basename, 'none'))
-        stored_temp = files.temp_path(self.backup_dir, os.path.basename(final_path))
+        # both held by this run's flock while it lives: another run never takes them for a killed run's leftovers
+        raw = files.TempFile(self.temp_dir, codec.stored_name(basename, 'none'))
+        stored = None
+        raw_temp = raw.path
         clock = time.monotonic()
         globals_path = None
         try:
-            files.open_private(raw_temp).close()
+            stored = files.TempFile(self.backup_dir, os.path.basename(final_path))
             conn.autocommit = False
             with conn.cursor() as cur:
                 cur.execute('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY')
@@ -259,16 +298,16 @@ class Backup:
             dumped_at = time.monotonic()
             raw_size = self._check_raw_dump(raw_temp)
 
-            with open(raw_temp, 'rb') as source, files.open_private(stored_temp) as target:
+            with files.naming(stored.path), open(raw_temp, 'rb') as source, stored.writer() as target:
                 raw_read, stored_size, sha256 = codec.compress_stream(source, target, self.compression, self.level, self.threads)
             if raw_read != raw_size:
                 raise BackupToolError('the dump changed while it was compressed (%d bytes, then %d)' % (raw_size, raw_read))
             try:
-                files.publish(stored_temp, final_path, overwrite=False)
+                stored.publish(final_path, overwrite=False)
             except FileExistsError:
                 raise BackupInputError('a backup named %s already exists (names carry the second the backup started): '
                                        'run again in a moment' % final_path) from None
-            os.unlink(raw_temp)
+            raw.remove()
             stored_at = time.monotonic()
 
             if self.params.get('globals'):
@@ -298,9 +337,9 @@ class Backup:
             }
             files.write_json_atomic(mf.manifest_path(final_path), data)
         finally:
-            for leftover in (raw_temp, stored_temp):
-                if os.path.exists(leftover):
-                    os.unlink(leftover)
+            for leftover in (raw, stored):
+                if leftover is not None:
+                    leftover.remove()
         return {
             'sha256': sha256,
             'size_bytes': stored_size,
@@ -327,38 +366,47 @@ class Backup:
     def _dump_globals(self, env, final_path):
         pg_dumpall = pgtools.find_program('pg_dumpall', self.params.get('pg_bin_dir'))
         target = final_path + mf.GLOBALS_SUFFIX
-        temp = files.temp_path(self.backup_dir, os.path.basename(target))
-        argv = self._globals_argv(pg_dumpall, temp)
-        self.commands.append(pgtools.display_command(argv))
-        try:
-            # pg_dumpall creates its output file with the umask: make it 0600 first
-            files.open_private(temp).close()
+        # created 0600 before pg_dumpall writes into it (it would use the umask)
+        with files.TempFile(self.backup_dir, os.path.basename(target)) as temp:
+            argv = self._globals_argv(pg_dumpall, temp.path)
+            self.commands.append(pgtools.display_command(argv))
             stderr = pgtools.Tool(argv, env).wait('pg_dumpall --globals-only')
             if stderr:
                 self.warnings.append('pg_dumpall: %s' % stderr)
-            if os.path.getsize(temp) == 0:
+            if os.path.getsize(temp.path) == 0:
                 raise BackupToolError('pg_dumpall --globals-only exited 0 but wrote nothing')
-            files.publish(temp, target)
-        finally:
-            if os.path.exists(temp):
-                os.unlink(temp)
+            temp.publish(target)
         return target
 
     # -- retention -----------------------------------------------------------
 
-    def _retention_plan(self):
+    def _retention_plan(self, final_path):
         """What retention would delete after this run (the new backup counted as the newest)."""
-        entries = mf.list_backups(self.backup_dir, self.database)
-        upcoming = {'path': None, 'manifest': {'sha256': None}, 'started_at': self.now(), 'verification': None}
-        delete, dummy = retention.plan([upcoming] + entries, self.params.get('keep_last'), self.params.get('max_age'), self.now())
-        return {'deleted': [retention.describe(e, r) for e, r in delete], 'kept': []}
+        entries, malformed = mf.scan(self.backup_dir, self.database)
+        upcoming = {'path': final_path, 'manifest': None, 'started_at': self.now(), 'verification': None, 'problem': None}
+        delete, dummy, notes = retention.plan([upcoming] + entries, self.params.get('keep_last'), self.params.get('max_age'),
+                                              self.now(), protect=final_path)
+        self.warnings.extend(notes + [m['reason'] for m in malformed])
+        return {'deleted': [retention.describe(e, r) for e, r in delete], 'kept': [], 'malformed': malformed}
 
-    def _apply_retention(self):
-        keep_last, max_age = self.params.get('keep_last'), self.params.get('max_age')
-        entries = mf.list_backups(self.backup_dir, self.database)
-        delete, keep = retention.plan(entries, keep_last, max_age, self.now())
+    def _retention(self, apply, protect=None):
+        """Plan retention over the directory and, when ``apply``, delete what it lets go.
+
+        A malformed manifest or an unproven data file is reported and left
+        alone; it never stops the retention of the other backups.
+        """
+        entries, malformed = mf.scan(self.backup_dir, self.database)
+        delete, keep, notes = retention.plan(entries, self.params.get('keep_last'), self.params.get('max_age'), self.now(), protect=protect)
+        self.warnings.extend(notes)
+        for item in malformed:
+            self.warnings.append('retention left %s alone: %s' % (item['manifest_path'], item['reason']))
         deleted = []
         for entry, reason in delete:
-            retention.delete_backup(entry)
+            if apply:
+                dummy, problem = retention.delete_backup(entry, self.backup_dir)
+                if problem:
+                    self.warnings.append('retention left %s alone: %s' % (entry['path'], problem))
+                    keep.append((entry, 'left alone: %s' % problem))
+                    continue
             deleted.append(retention.describe(entry, reason))
-        return {'deleted': deleted, 'kept': [retention.describe(e, r) for e, r in keep]}
+        return {'deleted': deleted, 'kept': [retention.describe(e, r) for e, r in keep], 'malformed': malformed}

@@ -6,14 +6,24 @@
 A backup file only ever appears under its final name complete and synced: it is
 written under a hidden temporary name in the same directory, fsynced, renamed,
 and the directory is fsynced so the rename itself survives a crash.
+
+A temporary file is live while the run that made it holds an ``flock`` on it
+(:class:`TempFile`); the kernel drops the lock when the process dies, however
+it dies. :func:`remove_stale_temp_files` removes only files whose lock is free
+and whose owning process (the pid in the name) is gone: never another run's
+work in progress, whatever its name says.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import hashlib
 import json
 import os
 import secrets
+import stat
 
 CHUNK = 1024 * 1024
 TEMP_PREFIX = '.dsr-tmp-'
@@ -46,6 +56,110 @@ def temp_final_name(name):
     return parts[2] if len(parts) == 3 else None
 
 
+def temp_pid(name):
+    """The pid recorded in one of our temporary names, or None."""
+    if not is_temp_name(name):
+        return None
+    head = name[len(TEMP_PREFIX):].split('-', 1)[0]
+    return int(head) if head.isdigit() else None
+
+
+def _process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class TempFile:
+    """A private temporary file beside its final name, held by this process's ``flock`` until it is published or removed.
+
+    ``path`` is the file; :meth:`writer` gives a buffered binary writer on it. Use
+    as a context manager: leaving the block removes the file unless it was published.
+    """
+
+    def __init__(self, directory, final_name):
+        self.path = temp_path(directory, final_name)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(self._fd)
+            os.unlink(self.path)
+            raise
+
+    def writer(self):
+        """A buffered binary file object on the temporary file (its own descriptor; the lock stays with ours)."""
+        return os.fdopen(os.dup(self._fd), 'wb')
+
+    def publish(self, final, overwrite=True):
+        """fsync, move into place atomically (see :func:`publish`), and let go of the file."""
+        publish(self.path, final, overwrite=overwrite)
+        self.path = None
+        self.close()
+
+    def remove(self):
+        """Remove the file (if still ours) and release the lock; never raises for a file already gone."""
+        if self.path and os.path.lexists(self.path):
+            os.unlink(self.path)
+        self.path = None
+        self.close()
+
+    def close(self):
+        """Release the lock."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+        return False
+
+
+def remove_stale_temp_files(directory, belongs):
+    """Remove the temporary files of dead runs in ``directory`` whose final name satisfies ``belongs``; return their paths.
+
+    Stale means: one of our temporary names, a regular file, no live process
+    holds its lock, and the process named in it is gone. A file a live run is
+    writing, or one an older run without locks may still be writing, is left.
+    """
+    removed = []
+    if not os.path.isdir(directory):
+        return removed
+    for name in sorted(os.listdir(directory)):
+        final = temp_final_name(name)
+        if final is None or not belongs(final):
+            continue
+        path = os.path.join(directory, name)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            continue
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                    continue
+                raise
+            pid = temp_pid(name)
+            if pid is not None and pid != os.getpid() and _process_alive(pid):
+                continue
+            os.unlink(path)
+            removed.append(path)
+        finally:
+            os.close(fd)
+    return removed
+
+
 def open_private(path):
     """Create ``path`` exclusively, mode 0600, for binary writing."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -74,16 +188,10 @@ def publish(temp, final, overwrite=True):
 
 def write_json_atomic(path, data):
     """Write JSON to ``path`` atomically, mode 0600."""
-    directory = os.path.dirname(os.path.abspath(path))
-    temp = temp_path(directory, os.path.basename(path))
-    try:
-        with open_private(temp) as handle:
+    with TempFile(os.path.dirname(os.path.abspath(path)), os.path.basename(path)) as temp:
+        with naming(temp.path), temp.writer() as handle:
             handle.write(json.dumps(data, indent=2, sort_keys=True).encode('utf-8') + b'\n')
-            handle.flush()
-        publish(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)
+        temp.publish(path)
 
 
 def read_json(path):
@@ -111,15 +219,41 @@ def ensure_private_dir(path, check_mode=False):
     if os.path.isdir(path):
         return False
     if not check_mode:
-        os.makedirs(path, mode=0o700)
+        try:
+            os.makedirs(path, mode=0o700)
+        except FileExistsError:
+            # another run (refused later by the lock) created it a moment ago
+            if os.path.isdir(path):
+                return False
+            raise
         os.chmod(path, 0o700)
     return True
 
 
-def free_bytes(path):
-    """Free bytes available to us on the filesystem that holds (or will hold) ``path``."""
+def _existing(path):
     path = os.path.abspath(path)
     while not os.path.exists(path) and os.path.dirname(path) != path:
         path = os.path.dirname(path)
-    stat = os.statvfs(path)
-    return stat.f_bavail * stat.f_frsize
+    return path
+
+
+def filesystem_id(path):
+    """The device of the filesystem that holds (or will hold) ``path``."""
+    return os.stat(_existing(path)).st_dev
+
+
+@contextlib.contextmanager
+def naming(path):
+    """Let an OSError raised inside name ``path``: a failed write (ENOSPC among them) carries no file name of its own."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None and exc.errno is not None:
+            raise OSError(exc.errno, exc.strerror, path) from None
+        raise
+
+
+def free_bytes(path):
+    """Free bytes available to us on the filesystem that holds (or will hold) ``path``."""
+    figures = os.statvfs(_existing(path))
+    return figures.f_bavail * figures.f_frsize

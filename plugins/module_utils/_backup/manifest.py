@@ -7,15 +7,28 @@
 manifest never points at a missing or partial file. ``<name>.verify.json``
 records the last verification; retention reads it to keep the newest verified
 backup.
+
+Everything read back from disk or from a bucket is untrusted input: anyone who
+can write a file there, a bad disk or a wrong clock can put anything in it.
+:func:`parse` is the one place a manifest is read. It checks the schema
+(required keys, types, a timestamp with a time zone that agrees with the file
+name) and ties the manifest to its own name: the data file it describes is the
+manifest's name without ``.manifest.json``, in the same directory, named after
+the database. A manifest that fails is a :class:`ManifestError` naming the file
+and the fault, never an exception from deep inside a caller.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+import json
 import os
 import re
+import stat
 
 from ansible_collections.dsr.ops.plugins.module_utils._backup import files
+from ansible_collections.dsr.ops.plugins.module_utils._backup.codec import EXTENSIONS
 from ansible_collections.dsr.ops.plugins.module_utils._backup.errors import BackupInputError
 
 MANIFEST_VERSION = 1
@@ -23,8 +36,19 @@ MANIFEST_SUFFIX = '.manifest.json'
 VERIFY_SUFFIX = '.verify.json'
 GLOBALS_SUFFIX = '.globals.sql'
 TIMESTAMP_FORMAT = '%Y%m%dT%H%M%SZ'
-_NAME_RE = re.compile(r'^(?P<database>.+)_(?P<stamp>\d{8}T\d{6}Z)$')
+# a manifest or verification record is a few kilobytes; refuse to read a huge file into memory
+MAX_JSON_BYTES = 16 * 1024 * 1024
+# how far in the future a backup may be dated before its clock is not trusted
+CLOCK_SKEW_SECONDS = 300
+# what the first bytes of a stored backup are, by compression
+MAGIC = {'zstd': b'\x28\xb5\x2f\xfd', 'gzip': b'\x1f\x8b', 'none': b'PGDMP'}
 _SAFE_DATABASE_RE = re.compile(r'^[A-Za-z0-9_.-]+$')
+_SHA256_RE = re.compile(r'^[0-9a-f]{64}$')
+NAME_MAX = 63
+
+
+class ManifestError(BackupInputError):
+    """A manifest that is not what pg_backup writes; ``str()`` names the file and the fault."""
 
 
 def utcnow():
@@ -38,21 +62,34 @@ def isoformat(moment):
 
 
 def parse_time(text):
-    """Parse a manifest timestamp."""
-    return datetime.datetime.fromisoformat(text)
+    """Parse a timestamp this collection wrote: ISO 8601 with a time zone; ValueError otherwise."""
+    if not isinstance(text, str):
+        raise ValueError('%r is not a timestamp' % (text,))
+    moment = datetime.datetime.fromisoformat(text)
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError('%r has no time zone' % text)
+    return moment
 
 
 def check_database_name(database):
     """Database names become file names: refuse path separators and oddities."""
-    if not database or not _SAFE_DATABASE_RE.match(database) or database.startswith('.'):
+    if not database or not isinstance(database, str) or not _SAFE_DATABASE_RE.match(database) or database.startswith('.'):
         raise BackupInputError('database %r cannot be used in a backup file name: use letters, digits, "_", "-" and "." '
                                '(and not a leading ".")' % (database,))
+    if len(database.encode('utf-8')) > NAME_MAX:
+        raise BackupInputError('database %r is %d bytes long; PostgreSQL names are at most %d bytes'
+                               % (database, len(database.encode('utf-8')), NAME_MAX))
     return database
 
 
 def backup_basename(database, moment):
     """``dsr_db_20261127T020000Z``: sorts by time, says what it holds."""
     return '%s_%s' % (check_database_name(database), moment.astimezone(datetime.timezone.utc).strftime(TIMESTAMP_FORMAT))
+
+
+def stored_name_re(database):
+    """The names pg_backup gives the stored backups of ``database``; group 1 is the time stamp."""
+    return re.compile(r'^%s_(\d{8}T\d{6}Z)\.dump(\.zst|\.gz)?$' % re.escape(database))
 
 
 def manifest_path(backup_path):
@@ -65,52 +102,221 @@ def verify_path(backup_path):
     return backup_path + VERIFY_SUFFIX
 
 
-def load(path):
-    """Read a manifest, refusing versions we do not know."""
-    try:
-        data = files.read_json(path)
-    except (OSError, ValueError) as exc:
-        raise BackupInputError('cannot read manifest %s: %s' % (path, exc)) from None
+def is_manifest_name(name, database):
+    """Whether directory entry (or key tail) ``name`` is named as a manifest of ``database``'s backups."""
+    return name.endswith(MANIFEST_SUFFIX) and bool(stored_name_re(database).match(name[:-len(MANIFEST_SUFFIX)]))
+
+
+@dataclasses.dataclass(frozen=True)
+class Manifest:
+    """A manifest whose schema was checked; ``data`` is the JSON object as it was read."""
+
+    database: str
+    file: str
+    compression: str
+    started_at: str
+    started: datetime.datetime
+    stored_size_bytes: int
+    raw_size_bytes: int
+    sha256: str
+    pg_dump_version: str
+    row_counts: dict
+    materialized_views: list
+    globals: dict | None
+    data: dict
+
+
+def _int(data, key, fault):
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        fault('%s must be a whole number of bytes, got %r' % (key, value))
+    return value
+
+
+def _text(data, key, fault):
+    value = data.get(key)
+    if not isinstance(value, str) or not value or '\0' in value:
+        fault('%s must be a non-empty string, got %r' % (key, value))
+    return value
+
+
+def parse(data, source, name=None, database=None):
+    """Check a manifest's JSON and return a :class:`Manifest`; ManifestError otherwise.
+
+    ``source`` names the manifest in messages (a path or an S3 key). ``name``,
+    when given, is the data file the manifest must describe (its own name less
+    ``.manifest.json``); ``database``, when given, the database it must be of.
+    """
+    def fault(reason):
+        raise ManifestError('manifest %s is malformed: %s' % (source, reason))
+
+    if not isinstance(data, dict):
+        fault('it holds a JSON %s, not an object' % type(data).__name__.replace('dict', 'object').replace('str', 'string'))
     if data.get('manifest_version') != MANIFEST_VERSION:
-        raise BackupInputError('manifest %s has version %r; this collection reads version %d' % (path, data.get('manifest_version'), MANIFEST_VERSION))
+        raise ManifestError('manifest %s has version %r; this collection reads version %d' % (source, data.get('manifest_version'), MANIFEST_VERSION))
+    db = _text(data, 'database', fault)
+    try:
+        check_database_name(db)
+    except BackupInputError as exc:
+        fault(str(exc))
+    if database is not None and db != database:
+        fault('it is a manifest of database %s, not %s' % (db, database))
+    compression = data.get('compression')
+    if compression not in MAGIC:
+        fault('compression must be one of %s, got %r' % (', '.join(sorted(MAGIC)), compression))
+    if data.get('format') != 'custom':
+        fault('format must be custom, got %r' % (data.get('format'),))
+    file_name = _text(data, 'file', fault)
+    match = stored_name_re(db).match(file_name)
+    if not match or (match.group(2) or '') != EXTENSIONS[compression]:
+        fault('file %r is not the name pg_backup gives a %s backup of %s (%s_<YYYYmmddTHHMMSSZ>.dump%s)'
+              % (file_name, compression, db, db, EXTENSIONS[compression]))
+    if name is not None and file_name != name:
+        fault('it describes %r, but as %s it can only describe %r' % (file_name, os.path.basename(source), name))
+    started_at = data.get('started_at')
+    try:
+        started = parse_time(started_at)
+    except (TypeError, ValueError) as exc:
+        fault('started_at must be an ISO 8601 time with a time zone: %s' % exc)
+    if started.astimezone(datetime.timezone.utc).strftime(TIMESTAMP_FORMAT) != match.group(1):
+        fault('started_at %s disagrees with the time %s in the file name' % (started_at, match.group(1)))
+    sha256 = data.get('sha256')
+    if not isinstance(sha256, str) or not _SHA256_RE.match(sha256):
+        fault('sha256 must be 64 lowercase hexadecimal digits, got %r' % (sha256,))
+    stored = _int(data, 'stored_size_bytes', fault)
+    raw = _int(data, 'raw_size_bytes', fault)
+    pg_dump_version = _text(data, 'pg_dump_version', fault)
+    row_counts = data.get('row_counts')
+    if not isinstance(row_counts, dict):
+        fault('row_counts must be an object of table -> rows, got %r' % (type(row_counts).__name__,))
+    for table, rows in row_counts.items():
+        if '.' not in table or '\0' in table or not (rows is None or (isinstance(rows, int) and not isinstance(rows, bool) and rows >= 0)):
+            fault('row_counts entry %r: %r is not "schema.table": rows' % (table, rows))
+    matviews = data.get('materialized_views') or []
+    if not isinstance(matviews, list) or not all(isinstance(v, str) for v in matviews):
+        fault('materialized_views must be a list of table names')
+    globals_ = data.get('globals')
+    if globals_ is not None:
+        if not isinstance(globals_, dict) or globals_.get('file') != file_name + GLOBALS_SUFFIX \
+                or not isinstance(globals_.get('sha256'), str) or not _SHA256_RE.match(globals_['sha256']):
+            fault('globals must be null or {file: %s, sha256: <64 hex digits>}' % (file_name + GLOBALS_SUFFIX))
+    return Manifest(database=db, file=file_name, compression=compression, started_at=started_at, started=started,
+                    stored_size_bytes=stored, raw_size_bytes=raw, sha256=sha256, pg_dump_version=pg_dump_version,
+                    row_counts=row_counts, materialized_views=matviews, globals=globals_, data=data)
+
+
+def read_small_json(path):
+    """Load a small JSON file, refusing one larger than MAX_JSON_BYTES; OSError or ValueError otherwise."""
+    with open(path, 'rb') as handle:
+        text = handle.read(MAX_JSON_BYTES + 1)
+    if len(text) > MAX_JSON_BYTES:
+        raise ValueError('larger than %d bytes' % MAX_JSON_BYTES)
+    return json.loads(text.decode('utf-8'))
+
+
+def load(path, database=None):
+    """Read and check the manifest at ``path`` (``<data file>.manifest.json``); ManifestError otherwise."""
+    try:
+        data = read_small_json(path)
+    except (OSError, ValueError) as exc:
+        raise ManifestError('cannot read manifest %s: %s' % (path, exc)) from None
+    name = os.path.basename(path)
+    expected = name[:-len(MANIFEST_SUFFIX)] if name.endswith(MANIFEST_SUFFIX) else None
+    return parse(data, path, name=expected, database=database)
+
+
+def parse_record(data, manifest):
+    """A verification record, or None when it is not one (untrusted like the manifest)."""
+    if not isinstance(data, dict) or not isinstance(data.get('status'), str) or not isinstance(data.get('sha256'), str):
+        return None
+    if data.get('sha256') != manifest.sha256:
+        return None
     return data
 
 
-def list_backups(directory, database):
-    """Every complete backup of ``database`` in ``directory``, newest first.
+def _load_record(path, manifest):
+    try:
+        return parse_record(read_small_json(path), manifest)
+    except (OSError, ValueError):
+        return None
 
-    A backup counts when its manifest exists; each entry has ``path``,
-    ``manifest_path``, ``manifest``, ``started_at`` (datetime) and
-    ``verification`` (the record, or None).
+
+def file_problem(directory, manifest):
+    """Why the data file of ``manifest`` in ``directory`` cannot be proven to be that backup, or None.
+
+    Proof, as cheap as it can be: a regular file (not a symbolic link) directly
+    in ``directory``, named as the manifest says, of the size the manifest
+    records, starting with the magic bytes of its compression.
     """
-    entries = []
+    path = os.path.join(directory, manifest.file)
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return 'the manifest is there, its backup file %s is not' % path
+    except OSError as exc:
+        return 'cannot look at %s: %s' % (path, exc)
+    if stat.S_ISLNK(info.st_mode):
+        return '%s is a symbolic link, not a backup file' % path
+    if not stat.S_ISREG(info.st_mode):
+        return '%s is not a regular file' % path
+    if info.st_size != manifest.stored_size_bytes:
+        return '%s is %d bytes, its manifest says %d' % (path, info.st_size, manifest.stored_size_bytes)
+    try:
+        with open(path, 'rb') as handle:
+            head = handle.read(len(MAGIC[manifest.compression]))
+    except OSError as exc:
+        return 'cannot read %s: %s' % (path, exc)
+    if head != MAGIC[manifest.compression]:
+        return '%s does not start as a %s file' % (path, manifest.compression)
+    return None
+
+
+def scan(directory, database):
+    """The backups of ``database`` in ``directory``: ``(entries, malformed)``.
+
+    ``entries`` are the backups with a well-formed manifest, newest first; each
+    has ``path``, ``manifest_path``, ``manifest`` (a :class:`Manifest`),
+    ``started_at`` (datetime), ``verification`` (the record, or None) and
+    ``problem`` (why its data file is not proven to be that backup, or None).
+    ``malformed`` lists ``{manifest_path, reason}`` for manifests named as this
+    database's that cannot be read; they are findings, never a reason to stop.
+    """
+    entries, malformed = [], []
     if not os.path.isdir(directory):
-        return entries
-    for name in os.listdir(directory):
-        if not name.endswith(MANIFEST_SUFFIX) or files.is_temp_name(name):
+        return entries, malformed
+    for name in sorted(os.listdir(directory)):
+        if files.is_temp_name(name) or not is_manifest_name(name, database):
             continue
         path = os.path.join(directory, name)
         try:
-            data = load(path)
-        except BackupInputError:
+            if stat.S_ISLNK(os.lstat(path).st_mode):
+                raise ManifestError('manifest %s is malformed: it is a symbolic link' % path)
+            manifest = load(path, database=database)
+        except ManifestError as exc:
+            malformed.append({'manifest_path': path, 'reason': str(exc)})
             continue
-        if data.get('database') != database:
+        except OSError as exc:
+            malformed.append({'manifest_path': path, 'reason': 'cannot read manifest %s: %s' % (path, exc)})
             continue
-        backup = os.path.join(directory, data['file'])
-        record_path = verify_path(backup)
-        record = None
-        if os.path.exists(record_path):
-            try:
-                record = files.read_json(record_path)
-            except (OSError, ValueError):
-                record = None
-        entries.append({'path': backup, 'manifest_path': path, 'manifest': data,
-                        'started_at': parse_time(data['started_at']), 'verification': record})
+        backup = os.path.join(directory, manifest.file)
+        entries.append({'path': backup, 'manifest_path': path, 'manifest': manifest, 'started_at': manifest.started,
+                        'verification': _load_record(verify_path(backup), manifest),
+                        'problem': file_problem(directory, manifest)})
     entries.sort(key=lambda e: e['started_at'], reverse=True)
-    return entries
+    return entries, malformed
+
+
+def list_backups(directory, database):
+    """The backups of ``database`` in ``directory`` with a well-formed manifest, newest first (see :func:`scan`)."""
+    return scan(directory, database)[0]
+
+
+def is_future(moment, now, skew=CLOCK_SKEW_SECONDS):
+    """Whether ``moment`` lies further in the future than a clock may be off."""
+    return (moment - now).total_seconds() > skew
 
 
 def is_verified(entry):
     """Whether the last verification of a listed backup passed."""
     record = entry.get('verification')
-    return bool(record) and record.get('status') == 'ok' and record.get('sha256') == entry['manifest'].get('sha256')
+    return entry.get('manifest') is not None and isinstance(record, dict) and record.get('status') == 'ok' and record.get('sha256') == entry['manifest'].sha256

@@ -38,6 +38,7 @@ from ansible_collections.dsr.ops.plugins.module_utils._postgres.connection impor
 
 if _deps.HAS_PSYCOPG2:
     import psycopg2
+    import psycopg2.errors
     from psycopg2 import sql
 
 SCRATCH_PREFIX = 'dsr_ops_scratch_'
@@ -50,12 +51,45 @@ RESTORE_SESSION = '-c maintenance_work_mem=512MB -c synchronous_commit=off'
 # max_parallel_maintenance_workers=0 saved about 1-2 server CPU-seconds but no wall time (13.7 -> 13.6 s
 # at 1 GB, 44.2 -> 43.5 s at 3 GB), and would idle the spare cores of a bigger restore host.
 _NAME_MAX = 63
+# how long the swap may try to find the target without sessions (they are terminated again on every attempt)
+SWAP_SECONDS = 30
+
+_USER_OBJECTS_SQL = """
+SELECT 'tables', count(*) FROM pg_class WHERE oid >= 16384 AND relkind IN ('r', 'p', 'f')
+UNION ALL SELECT 'materialized views', count(*) FROM pg_class WHERE oid >= 16384 AND relkind = 'm'
+UNION ALL SELECT 'views', count(*) FROM pg_class WHERE oid >= 16384 AND relkind = 'v'
+UNION ALL SELECT 'sequences', count(*) FROM pg_class WHERE oid >= 16384 AND relkind = 'S'
+UNION ALL SELECT 'functions', count(*) FROM pg_proc WHERE oid >= 16384
+UNION ALL SELECT 'types', count(*) FROM pg_type WHERE oid >= 16384 AND typcategory <> 'A'
+                                                  AND (typrelid = 0 OR (SELECT relkind FROM pg_class WHERE oid = typrelid) = 'c')
+UNION ALL SELECT 'schemas', count(*) FROM pg_namespace WHERE oid >= 16384 AND nspname NOT LIKE 'pg\\_%%'
+UNION ALL SELECT 'extensions', count(*) FROM pg_extension WHERE oid >= 16384
+UNION ALL SELECT 'large objects', count(*) FROM pg_largeobject_metadata
+UNION ALL SELECT 'operators', count(*) FROM pg_operator WHERE oid >= 16384
+UNION ALL SELECT 'collations', count(*) FROM pg_collation WHERE oid >= 16384
+UNION ALL SELECT 'text search objects', (SELECT count(*) FROM pg_ts_config WHERE oid >= 16384) + (SELECT count(*) FROM pg_ts_dict WHERE oid >= 16384)
+UNION ALL SELECT 'foreign data objects', (SELECT count(*) FROM pg_foreign_data_wrapper WHERE oid >= 16384)
+                                         + (SELECT count(*) FROM pg_foreign_server WHERE oid >= 16384)
+UNION ALL SELECT 'event triggers', count(*) FROM pg_event_trigger WHERE oid >= 16384
+UNION ALL SELECT 'publications', count(*) FROM pg_publication WHERE oid >= 16384
+UNION ALL SELECT 'casts', count(*) FROM pg_cast WHERE oid >= 16384
+UNION ALL SELECT 'conversions', count(*) FROM pg_conversion WHERE oid >= 16384
+UNION ALL SELECT 'languages', count(*) FROM pg_language WHERE oid >= 16384
+UNION ALL SELECT 'default privileges', count(*) FROM pg_default_acl WHERE oid >= 16384
+UNION ALL SELECT 'statistics objects', count(*) FROM pg_statistic_ext WHERE oid >= 16384
+"""
 
 
-def resolve_backup(path=None, backup_dir=None, database=None):
+def describe_objects(objects):
+    """``{'tables': 9, 'views': 1}`` -> ``9 tables, 1 views``."""
+    return ', '.join('%d %s' % (count, kind) for kind, count in sorted(objects.items(), key=lambda item: (-item[1], item[0])))
+
+
+def resolve_backup(path=None, backup_dir=None, database=None, warnings=None):
     """Find the backup to use: ``path``, else the newest of ``database`` in ``backup_dir``.
 
-    Returns ``(path, manifest)``.
+    Returns ``(path, manifest)``. A malformed manifest given by ``path`` is an
+    error; malformed manifests in ``backup_dir`` are skipped with a warning.
     """
     if path:
         manifest_file = mf.manifest_path(path)
@@ -64,9 +98,12 @@ def resolve_backup(path=None, backup_dir=None, database=None):
         if not os.path.exists(manifest_file):
             raise BackupInputError('backup file %s has no manifest (%s): it is incomplete or not made by dsr.ops.pg_backup' % (path, manifest_file))
         return path, mf.load(manifest_file)
-    entries = mf.list_backups(backup_dir, database)
+    entries, malformed = mf.scan(backup_dir, database)
+    for item in malformed:
+        if warnings is not None:
+            warnings.append('skipped: %s' % item['reason'])
     if not entries:
-        raise BackupInputError('no backup of database %s in %s' % (database, backup_dir))
+        raise BackupInputError('no backup of database %s in %s%s' % (database, backup_dir, ' with a well-formed manifest' if malformed else ''))
     newest = entries[0]
     if not os.path.exists(newest['path']):
         raise BackupIntegrityError('the newest manifest %s points at %s, which is missing' % (newest['manifest_path'], newest['path']))
@@ -125,16 +162,18 @@ class BackgroundWriter:
 def decompress_verified(path, manifest, temp_dir, also=None):
     """Decompress ``path`` into a private temporary file, checking its SHA-256 and size on the way.
 
-    Returns ``(temp path, seconds)``. On any mismatch the temporary file is
-    removed and BackupIntegrityError raised: nothing downstream ever sees bad data.
-    The file is written by a BackgroundWriter while this thread decompresses.
-    ``also``, when given, is called with every decompressed block too (the
-    verification feeds ``pg_restore --list`` from the same single pass).
+    Returns ``(files.TempFile, seconds)``: the caller removes the file when done,
+    and holds its lock until then, so no other run takes it for a leftover. On
+    any mismatch the temporary file is removed and BackupIntegrityError raised:
+    nothing downstream ever sees bad data. The file is written by a
+    BackgroundWriter while this thread decompresses. ``also``, when given, is
+    called with every decompressed block too (the verification feeds
+    ``pg_restore --list`` from the same single pass).
     """
     started = time.monotonic()
-    temp = files.temp_path(temp_dir, os.path.basename(path) + '.raw')
+    temp = files.TempFile(temp_dir, os.path.basename(path) + '.raw')
     try:
-        with files.open_private(temp) as out:
+        with files.naming(temp.path), temp.writer() as out:
             writer = BackgroundWriter(out.write)
             sink = writer.write
             if also is not None:
@@ -142,20 +181,25 @@ def decompress_verified(path, manifest, temp_dir, also=None):
                     also(block)
                     writer.write(block)
             try:
-                raw, stored, dummy = codec.decompress_to(path, manifest['compression'], sink, expected_sha256=manifest['sha256'])
+                raw, stored, dummy = codec.decompress_to(path, manifest.compression, sink, expected_sha256=manifest.sha256)
             except BaseException:
                 writer.abandon()
                 raise
             writer.close()
-        if stored != manifest['stored_size_bytes']:
-            raise BackupIntegrityError('%s is %d bytes but its manifest says %d' % (path, stored, manifest['stored_size_bytes']))
-        if raw != manifest['raw_size_bytes']:
-            raise BackupIntegrityError('%s decompresses to %d bytes but its manifest says %d' % (path, raw, manifest['raw_size_bytes']))
+        if stored != manifest.stored_size_bytes:
+            raise BackupIntegrityError('%s is %d bytes but its manifest says %d' % (path, stored, manifest.stored_size_bytes))
+        if raw != manifest.raw_size_bytes:
+            raise BackupIntegrityError('%s decompresses to %d bytes but its manifest says %d' % (path, raw, manifest.raw_size_bytes))
     except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
+        temp.remove()
         raise
     return temp, time.monotonic() - started
+
+
+def remove_stale_copies(temp_dir, database):
+    """Remove the decompressed copies that killed restores (or restore tests) of ``database`` left in ``temp_dir``."""
+    pattern = re.compile(r'^%s_\d{8}T\d{6}Z\.dump(\.zst|\.gz)?\.raw$' % re.escape(database))
+    return files.remove_stale_temp_files(temp_dir, pattern.match)
 
 
 def scratch_name(source_database):
@@ -206,15 +250,21 @@ class Restorer:
         """Whether database ``name`` exists."""
         return self._one('SELECT 1 FROM pg_database WHERE datname = %s', (name,)) is not None
 
-    def user_table_count(self, name):
-        """How many user tables database ``name`` holds (connects to it)."""
+    def accepts_connections(self, name):
+        """Whether database ``name`` accepts connections (``datallowconn``)."""
+        return bool(self._one('SELECT datallowconn FROM pg_database WHERE datname = %s', (name,))[0])
+
+    def user_objects(self, name):
+        """What database ``name`` holds beyond what CREATE DATABASE gives it: kind -> count (connects to it).
+
+        Every object a user creates gets an OID of at least 16384 (FirstNormalObjectId);
+        a database cloned from template0 has none. Temporary schemas are not objects.
+        """
         conn = self._connect_to(name)
         try:
             with conn.cursor() as cur:
-                cur.execute("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                            "WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
-                            "AND n.nspname NOT LIKE 'pg\\_%%'")
-                return cur.fetchone()[0]
+                cur.execute(_USER_OBJECTS_SQL)
+                return {kind: count for kind, count in cur.fetchall() if count}
         finally:
             conn.close()
 
@@ -362,8 +412,9 @@ class Restorer:
         return {'owner': owner, 'connection_limit': connlimit, 'comment': comment, 'default_acl': default_acl,
                 'grants': [list(g) for g in grants], 'settings': [list(s) for s in settings]}
 
-    def carry_over(self, properties, database):
-        """Give ``database`` the owner, grants, settings, connection limit and comment in ``properties``."""
+    @staticmethod
+    def carry_over_statements(properties, database):
+        """The statements that give ``database`` the owner, grants, settings, connection limit and comment in ``properties``."""
         ident = sql.Identifier(database)
         statements = [sql.SQL('ALTER DATABASE {} OWNER TO {}').format(ident, sql.Identifier(properties['owner'])),
                       sql.SQL('ALTER DATABASE {} CONNECTION LIMIT {}').format(ident, sql.Literal(properties['connection_limit']))]
@@ -384,51 +435,68 @@ class Restorer:
             statements.append(sql.SQL('COMMENT ON DATABASE {} IS {}').format(ident, sql.Literal(properties['comment'])))
         else:
             statements.append(sql.SQL('COMMENT ON DATABASE {} IS NULL').format(ident))
-        for statement in statements:
-            self.commands.append(statement.as_string(self.conn))
-            self.execute(statement)
+        return statements
 
-    def swap(self, scratch, target, terminate):
-        """Put ``scratch`` in ``target``'s place in one transaction; return the aside name.
+    def in_one_transaction(self, statements, log=True):
+        """Run ``statements`` in one transaction on the maintenance connection: all of them happen, or none."""
+        self.conn.autocommit = False
+        try:
+            with self.conn.cursor() as cur:
+                for statement in statements:
+                    if log:
+                        self.commands.append(statement.as_string(self.conn))
+                    cur.execute(statement)
+            self.conn.commit()
+        except BaseException:
+            self.conn.rollback()
+            raise
+        finally:
+            self.conn.autocommit = True
 
-        New connections to the target are refused first; its sessions are
-        terminated only when ``terminate`` is true (otherwise their presence fails
-        the swap before anything is renamed).
+    def rename_into_place(self, scratch, target):
+        """A new target: the scratch database takes its name, and loses its scratch mark, in one transaction."""
+        self.in_one_transaction([sql.SQL('ALTER DATABASE {} RENAME TO {}').format(sql.Identifier(scratch), sql.Identifier(target)),
+                                 sql.SQL('COMMENT ON DATABASE {} IS NULL').format(sql.Identifier(target))])
+
+    def swap(self, scratch, target, terminate, properties, deadline_seconds=SWAP_SECONDS):
+        """Put ``scratch`` in ``target``'s place in one transaction, with ``properties`` carried over; return the aside name.
+
+        The target is never closed to connections: a closed database outlives a
+        killed run, and the next run could not even look into it. Instead the
+        carry-over and both renames happen in one transaction, which PostgreSQL
+        refuses while anyone else is connected to either database; a run killed
+        at any moment leaves it uncommitted, so the server rolls it back: the
+        target is untouched and open, and the scratch database keeps the mark by
+        which the next run finds and drops it. Sessions on the target fail the
+        swap unless ``terminate`` is true; then they are terminated right before
+        each attempt, and the attempt is repeated (a client may reconnect in
+        between) until ``deadline_seconds`` have passed.
         """
         aside = aside_name(target)
-        ident = sql.Identifier(target)
-        self.execute(sql.SQL('ALTER DATABASE {} ALLOW_CONNECTIONS false').format(ident))
-        try:
+        statements = self.carry_over_statements(properties, scratch) + [
+            sql.SQL('ALTER DATABASE {} RENAME TO {}').format(sql.Identifier(target), sql.Identifier(aside)),
+            sql.SQL('ALTER DATABASE {} RENAME TO {}').format(sql.Identifier(scratch), sql.Identifier(target))]
+        deadline = time.monotonic() + deadline_seconds
+        attempts = 0
+        while True:
             remaining = self.sessions(target)
             if remaining and not terminate:
                 raise BackupInputError('%d sessions are connected to %s: stop the applications or set terminate_connections=true' % (remaining, target))
             if remaining:
-                self.execute('SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()', (target,))
-                deadline = time.monotonic() + 30
-                while self.sessions(target) and time.monotonic() < deadline:
-                    time.sleep(0.2)
-            statements = [sql.SQL('ALTER DATABASE {} RENAME TO {}').format(ident, sql.Identifier(aside)),
-                          sql.SQL('ALTER DATABASE {} RENAME TO {}').format(sql.Identifier(scratch), ident)]
-            self.conn.autocommit = False
+                self.execute('SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()',
+                             (target,))
+            attempts += 1
             try:
-                with self.conn.cursor() as cur:
-                    for statement in statements:
-                        self.commands.append(statement.as_string(self.conn))
-                        cur.execute(statement)
-                self.conn.commit()
-            except BaseException:
-                self.conn.rollback()
-                raise
-            finally:
-                self.conn.autocommit = True
-        except BaseException:
-            # the target is still the target: let its users back in
-            if self.database_exists(target) and not self.database_exists(aside):
-                self.execute(sql.SQL('ALTER DATABASE {} ALLOW_CONNECTIONS true').format(ident))
-            raise
-        # the new database accepts connections (template0 clones do); the aside copy too, for inspection
-        self.execute(sql.SQL('ALTER DATABASE {} ALLOW_CONNECTIONS true').format(sql.Identifier(aside)))
-        return aside
+                self.in_one_transaction(statements, log=attempts == 1)
+                return aside
+            except psycopg2.errors.ObjectInUse as exc:
+                # someone (re)connected to one of the two databases in between: nothing was changed
+                if time.monotonic() >= deadline:
+                    last = (exc.pgerror or str(exc)).strip()
+                    raise BackupToolError('the swap of %s found sessions on %s or %s for %d s (%d attempts; last: %s); nothing was '
+                                          'changed: stop the applications and run again'
+                                          % (target, target, scratch, deadline_seconds, attempts, last)) from None
+                time.sleep(0.2)
 
     def aside_databases(self, target):
         """Databases kept aside by earlier swaps of ``target``."""
@@ -444,9 +512,9 @@ def restore_and_validate(restorer, raw_path, manifest, scratch, analyze=True):
     figures = {'restore_seconds': round(restorer.pg_restore(raw_path, scratch), 3)}
     if analyze:
         figures['analyze_seconds'] = round(restorer.analyze(scratch), 3)
-    mismatches, seconds = restorer.compare_row_counts(scratch, manifest.get('row_counts') or {})
+    mismatches, seconds = restorer.compare_row_counts(scratch, manifest.row_counts or {})
     figures['count_seconds'] = round(seconds, 3)
-    figures['validation'] = {'tables': len(manifest.get('row_counts') or {}), 'mismatches': mismatches, 'status': 'ok' if not mismatches else 'critical'}
+    figures['validation'] = {'tables': len(manifest.row_counts or {}), 'mismatches': mismatches, 'status': 'ok' if not mismatches else 'critical'}
     if mismatches:
         raise BackupIntegrityError('the restored database does not match the manifest: %s' % ', '.join(
             '%s has %s rows, expected %s' % (m['table'], m['found'], m['expected']) for m in mismatches[:5]))
@@ -496,36 +564,60 @@ class RestoreRun:
 
     def _restore(self, restorer):
         started = time.monotonic()
-        path, manifest = resolve_backup(self.params.get('path'), self.params.get('backup_dir'), self.params.get('database'))
-        target = self.params.get('target_database') or manifest['database']
+        path, manifest = resolve_backup(self.params.get('path'), self.params.get('backup_dir'), self.params.get('database'), self.warnings)
+        target = self.params.get('target_database') or manifest.database
+        if restorer.params['login_db'] == target:
+            raise BackupInputError('login_db is %s, the database this restore replaces: the swap renames it and cannot while this '
+                                   'run is connected to it; set login_db to another database (postgres, the default)' % target)
         pg_restore = pgtools.find_program('pg_restore', self.params.get('pg_bin_dir'))
         restore_major, dummy, restore_version = pgtools.program_version(pg_restore)
-        dump_major = pgtools.major_version(manifest.get('pg_dump_version'))
+        dump_major = pgtools.major_version(manifest.pg_dump_version)
         if dump_major is None:
             raise BackupInputError('the manifest of %s does not say which pg_dump made it' % path)
         if restore_major < dump_major:
             raise BackupToolError('%s is version %d but the backup was made by pg_dump %d: install postgresql-client-%d or set pg_bin_dir'
                                   % (pg_restore, restore_major, dump_major, dump_major))
         exists = restorer.database_exists(target)
-        tables = restorer.user_table_count(target) if exists else 0
-        if exists and tables and not self.params['swap']:
-            raise BackupInputError('database %s exists and holds %d tables: restoring into it is refused; set swap=true to restore into a '
-                                   'scratch database and swap it in (the current one is kept aside)' % (target, tables))
-        action = 'swap' if exists and tables else ('replace_empty' if exists else 'create')
-        result = {'changed': True, 'backup_path': path, 'backup_started_at': manifest['started_at'], 'target_database': target,
-                  'action': action, 'pg_restore_version': restore_version, 'manifest_sha256': manifest['sha256']}
+        objects = {}
+        if exists and not restorer.accepts_connections(target):
+            # it cannot be looked into; an interrupted swap of an earlier version of this module left databases so
+            if not self.params['swap']:
+                raise BackupInputError('database %s exists and does not accept connections (ALLOW_CONNECTIONS false), so what it holds '
+                                       'cannot be checked: open it with ALTER DATABASE %s ALLOW_CONNECTIONS true, or set swap=true to '
+                                       'restore beside it and keep it aside' % (target, target))
+            self.warnings.append('database %s did not accept connections (ALLOW_CONNECTIONS false, as an interrupted swap leaves it); '
+                                 'the restored database accepts them, and the old one is kept aside as it was' % target)
+            objects = {'objects that could not be counted (the database does not accept connections)': 1}
+        elif exists:
+            objects = restorer.user_objects(target)
+        if exists and objects and not self.params['swap']:
+            raise BackupInputError('database %s exists and holds %s: restoring into it is refused; set swap=true to restore into a '
+                                   'scratch database and swap it in (the current one is kept aside)' % (target, describe_objects(objects)))
+        if objects and manifest.database != target and not self.params.get('allow_other_database'):
+            raise BackupInputError('the backup %s is of database %s, not %s: replacing %s with another database\'s backup is refused; '
+                                   'set allow_other_database=true if that is what you mean' % (path, manifest.database, target, target))
+        backup_tables = len([k for k in manifest.row_counts if k not in set(manifest.materialized_views)])
+        if objects.get('tables', 0) >= 4 and backup_tables < objects['tables'] / 2:
+            self.warnings.append('the backup holds %d tables, the database %s it replaces holds %d: check it is the right backup '
+                                 '(the current database is kept aside)' % (backup_tables, target, objects['tables']))
+        action = 'swap' if exists and objects else ('replace_empty' if exists else 'create')
+        result = {'changed': True, 'backup_path': path, 'backup_started_at': manifest.started_at, 'target_database': target,
+                  'action': action, 'pg_restore_version': restore_version, 'manifest_sha256': manifest.sha256}
         if self.check_mode:
             result['msg'] = '%s: would verify %s, restore it into a scratch database and %s %s' % (
                 target, path, {'create': 'rename it to', 'swap': 'swap it with', 'replace_empty': 'swap it with the empty'}[action], target)
+            result['warnings'] = self.warnings
             return result
 
-        stale = restorer.stale_scratch_databases(manifest['database'])
+        stale = restorer.stale_scratch_databases(manifest.database)
         for name in stale:
             restorer.drop_database(name, force=True)
         result['dropped_stale_scratch_databases'] = stale
 
         temp_dir = self.params.get('temp_dir') or os.path.dirname(os.path.abspath(path))
-        raw, verify_seconds = decompress_verified(path, manifest, temp_dir)
+        result['removed_stale_temp_files'] = remove_stale_copies(temp_dir, manifest.database)
+        raw_copy, verify_seconds = decompress_verified(path, manifest, temp_dir)
+        raw = raw_copy.path
         result['verify_seconds'] = round(verify_seconds, 3)
         scratch = None
         try:
@@ -534,32 +626,34 @@ class RestoreRun:
                 if not os.path.exists(globals_file):
                     raise BackupInputError('globals=true but the backup has no globals dump (%s)' % globals_file)
                 result['globals_existing_errors'] = restorer.restore_globals(globals_file)
-            scratch = restorer.create_scratch(manifest['database'])
+            scratch = restorer.create_scratch(manifest.database)
             result.update(restore_and_validate(restorer, raw, manifest, scratch))
             swap_started = time.monotonic()
             if action == 'create':
-                statement = sql.SQL('ALTER DATABASE {} RENAME TO {}').format(sql.Identifier(scratch), sql.Identifier(target))
-                self.commands.append(statement.as_string(restorer.conn))
-                restorer.execute(statement)
+                restorer.rename_into_place(scratch, target)
                 self.target_changed = True
-                restorer.execute(sql.SQL('COMMENT ON DATABASE {} IS NULL').format(sql.Identifier(target)))
                 result['aside_database'] = None
             else:
-                restorer.carry_over(restorer.database_properties(target), scratch)
-                result['aside_database'] = restorer.swap(scratch, target, self.params['terminate_connections'])
+                result['aside_database'] = restorer.swap(scratch, target, self.params['terminate_connections'],
+                                                         restorer.database_properties(target))
                 self.target_changed = True
                 if action == 'replace_empty':
-                    restorer.drop_database(result['aside_database'])
-                    result['aside_database'] = None
+                    # empty when it was checked; dropped only if it still is (someone may have created something since)
+                    late = restorer.user_objects(result['aside_database'])
+                    if late:
+                        self.warnings.append('%s held nothing when the restore began but holds %s now: it is kept aside as %s'
+                                             % (target, describe_objects(late), result['aside_database']))
+                    else:
+                        restorer.drop_database(result['aside_database'])
+                        result['aside_database'] = None
             scratch = None
             result['swap_seconds'] = round(time.monotonic() - swap_started, 3)
         finally:
             if scratch:
                 restorer.drop_database(scratch, force=True)
-            if os.path.exists(raw):
-                os.unlink(raw)
+            raw_copy.remove()
         result['duration_seconds'] = round(time.monotonic() - started, 3)
-        result['data_age_seconds'] = round((mf.utcnow() - mf.parse_time(manifest['started_at'])).total_seconds(), 0)
+        result['data_age_seconds'] = round((mf.utcnow() - mf.parse_time(manifest.started_at)).total_seconds(), 0)
         result['warnings'] = self.warnings
         result['commands'] = self.commands
         result['msg'] = 'restored %s into %s (%s) in %.1f s, %d tables validated' % (

@@ -28,23 +28,30 @@ import time
 from ansible_collections.dsr.ops.plugins.module_utils._backup import codec, files, pgtools
 from ansible_collections.dsr.ops.plugins.module_utils._backup import manifest as mf
 from ansible_collections.dsr.ops.plugins.module_utils._backup.errors import BackupError, BackupInputError, BackupIntegrityError
-from ansible_collections.dsr.ops.plugins.module_utils._backup.restore import Restorer, decompress_verified, restore_and_validate
+from ansible_collections.dsr.ops.plugins.module_utils._backup.restore import Restorer, decompress_verified, remove_stale_copies, restore_and_validate
 from ansible_collections.dsr.ops.plugins.module_utils._postgres.connection import PostgresError, connect
-from ansible_collections.dsr.ops.plugins.module_utils._status import CRITICAL, OK, Check, summarize
+from ansible_collections.dsr.ops.plugins.module_utils._status import CRITICAL, OK, WARNING, Check, summarize
 
 
 def _newest_or_named(params):
-    """Return ``(path, manifest, entries)``; entries is the listing when a directory was given."""
+    """Return ``(path, manifest, entries, malformed)``; entries is the listing when a directory was given.
+
+    A manifest given by ``path`` that fails its checks comes back as ``manifest``
+    None with the reason in ``malformed``: a finding of the verification, not an error.
+    """
     if params.get('path'):
         path = params['path']
         manifest_file = mf.manifest_path(path)
         if not os.path.exists(manifest_file):
             raise BackupInputError('%s has no manifest (%s): not a complete dsr.ops backup' % (path, manifest_file))
-        return path, mf.load(manifest_file), None
-    entries = mf.list_backups(params['backup_dir'], params['database'])
+        try:
+            return path, mf.load(manifest_file), None, []
+        except mf.ManifestError as exc:
+            return path, None, None, [{'manifest_path': manifest_file, 'reason': str(exc)}]
+    entries, malformed = mf.scan(params['backup_dir'], params['database'])
     if not entries:
-        return None, None, entries
-    return entries[0]['path'], entries[0]['manifest'], entries
+        return None, None, entries, malformed
+    return entries[0]['path'], entries[0]['manifest'], entries, malformed
 
 
 class TocReader:
@@ -84,14 +91,19 @@ class _RawCopy:
     """The restore test's decompressed copy: its path once written, or why it could not be."""
 
     def __init__(self):
-        self.path = None
+        self.temp = None
         self.problem = None
+
+    @property
+    def path(self):
+        """The copy's path, or None."""
+        return self.temp.path if self.temp else None
 
     def discard(self):
         """Remove the copy, if there is one."""
-        if self.path and os.path.exists(self.path):
-            os.unlink(self.path)
-        self.path = None
+        if self.temp:
+            self.temp.remove()
+        self.temp = None
 
 
 class Verification:
@@ -102,27 +114,31 @@ class Verification:
         self.check_mode = check_mode
         self.now = now
         self.commands = []
+        self.removed_stale = []
 
     def run(self):
         """Run the sub-checks; return the result dict (``status``, ``checks``, ...)."""
-        path, manifest, entries = _newest_or_named(self.params)
-        checks = [self._freshness(manifest, entries)]
-        result = {'path': path, 'manifest_path': mf.manifest_path(path) if path else None, 'backups_found': len(entries) if entries is not None else 1}
-        if not path:
+        path, manifest, entries, malformed = _newest_or_named(self.params)
+        result = {'path': path, 'manifest_path': mf.manifest_path(path) if path else None,
+                  'backups_found': len(entries) if entries is not None else int(manifest is not None),
+                  'malformed_manifests': malformed}
+        checks = [self._freshness(manifest, entries), self._manifests(manifest, entries, malformed)]
+        if manifest is None:
+            reason = 'the manifest is malformed' if path else 'no backup to verify'
             for name in ('checksum', 'decompression', 'contents', 'restore_test'):
-                checks.append(Check.skipped(name, 'no backup to verify'))
+                checks.append(Check.skipped(name, reason))
             return self._finish(result, checks, None, None)
         if not os.path.exists(path):
             checks.append(Check(name='checksum', status=CRITICAL, msg='the manifest points at %s, which is missing' % path))
             return self._finish(result, checks, path, manifest)
-        result.update(database=manifest['database'], started_at=manifest['started_at'], sha256=manifest['sha256'])
+        result.update(database=manifest.database, started_at=manifest.started_at, sha256=manifest.sha256)
         copy = _RawCopy()
         try:
             if self._restore_test_runs():
                 checks += self._stream_checks_with_copy(path, manifest, copy)
             else:
                 checks += self._stream_checks(path, manifest)
-            checks.append(self._restore_test(manifest, copy, stream_ok=all(c.status == OK for c in checks[1:])))
+            checks.append(self._restore_test(manifest, copy, stream_ok=all(c.status == OK for c in checks[2:])))
         finally:
             copy.discard()
         return self._finish(result, checks, path, manifest)
@@ -135,18 +151,37 @@ class Verification:
     def _freshness(self, manifest, entries):
         max_age = self.params.get('max_age')
         if manifest is None:
+            if self.params.get('path'):
+                return Check.skipped('freshness', 'the manifest is malformed: the backup has no trustworthy date', age_seconds=None, max_age_seconds=max_age)
             where = '%s in %s' % (self.params.get('database'), self.params.get('backup_dir'))
             return Check('freshness', CRITICAL, 'no backup of %s' % where, age_seconds=None, max_age_seconds=max_age)
-        age = (self.now() - mf.parse_time(manifest['started_at'])).total_seconds()
+        now = self.now()
+        age = (now - manifest.started).total_seconds()
+        if mf.is_future(manifest.started, now):
+            return Check('freshness', WARNING, 'newest backup is dated %s, %.0f s in the future: the clock of the machine that made it, '
+                         'or of this one, is wrong; its age cannot be known' % (manifest.started_at, -age),
+                         age_seconds=round(age), max_age_seconds=max_age)
         if max_age is None:
             return Check('freshness', OK, 'newest backup is %.0f s old (no max_age given)' % age, age_seconds=round(age), max_age_seconds=None)
         status = CRITICAL if age > max_age else OK
         return Check('freshness', status, 'newest backup is %.0f s old, max_age %.0f s' % (age, max_age), age_seconds=round(age), max_age_seconds=max_age)
 
+    @staticmethod
+    def _manifests(manifest, entries, malformed):
+        """Every manifest read is well-formed (with backup_dir: every manifest of the database there)."""
+        read = (len(entries) if entries is not None else int(manifest is not None)) + len(malformed)
+        if malformed:
+            return Check('manifest', CRITICAL, '; '.join(m['reason'] for m in malformed[:5])
+                         + ('' if len(malformed) <= 5 else ' (and %d more)' % (len(malformed) - 5)),
+                         manifests=read, malformed=len(malformed))
+        if not read:
+            return Check.skipped('manifest', 'no manifest to read', manifests=0, malformed=0)
+        return Check('manifest', OK, '%d manifest%s read, schema checked' % (read, '' if read == 1 else 's'), manifests=read, malformed=0)
+
     def _stream_checks(self, path, manifest):
         if not self.params.get('decompress', True):
             digest, size = files.sha256_file(path)
-            ok = digest == manifest['sha256'] and size == manifest['stored_size_bytes']
+            ok = digest == manifest.sha256 and size == manifest.stored_size_bytes
             msg = 'SHA-256 and size match the manifest' if ok else 'SHA-256 or size differs from the manifest: %s, %d bytes' % (digest, size)
             return [Check('checksum', OK if ok else CRITICAL, msg, sha256=digest, size_bytes=size),
                     Check.skipped('decompression', 'decompress=false'), Check.skipped('contents', 'decompress=false')]
@@ -155,11 +190,11 @@ class Verification:
         self.commands.append(pgtools.display_command(toc.argv) + ' < (decompressed stream)')
         started = time.monotonic()
         try:
-            raw, stored, digest = codec.decompress_to(path, manifest['compression'], toc.write)
+            raw, stored, digest = codec.decompress_to(path, manifest.compression, toc.write)
         except BackupIntegrityError as exc:
             toc.abort()
             digest, size = files.sha256_file(path)
-            checksum_ok = digest == manifest['sha256']
+            checksum_ok = digest == manifest.sha256
             return [Check('checksum', OK if checksum_ok else CRITICAL, 'SHA-256 %s the manifest' % ('matches' if checksum_ok else 'differs from'),
                           sha256=digest, size_bytes=size),
                     Check('decompression', CRITICAL, str(exc)),
@@ -179,7 +214,8 @@ class Verification:
         temp_dir = self.params.get('temp_dir') or os.path.dirname(os.path.abspath(path))
         started = time.monotonic()
         try:
-            copy.path, dummy = decompress_verified(path, manifest, temp_dir, also=toc.write)
+            self.removed_stale.extend(remove_stale_copies(temp_dir, manifest.database))
+            copy.temp, dummy = decompress_verified(path, manifest, temp_dir, also=toc.write)
         except BackupIntegrityError:
             toc.abort()
             return self._stream_checks(path, manifest)
@@ -187,7 +223,7 @@ class Verification:
             toc.abort()
             copy.problem = 'could not write the decompressed copy to %s: %s' % (temp_dir, exc)
             return self._stream_checks(path, manifest)
-        checks = self._pass_checks(manifest, manifest['sha256'], manifest['stored_size_bytes'], manifest['raw_size_bytes'],
+        checks = self._pass_checks(manifest, manifest.sha256, manifest.stored_size_bytes, manifest.raw_size_bytes,
                                    time.monotonic() - started, toc)
         if any(c.status != OK for c in checks):
             copy.discard()
@@ -196,14 +232,14 @@ class Verification:
     def _pass_checks(self, manifest, digest, stored, raw, seconds, toc):
         """checksum, decompression and contents after a complete pass over the file."""
         checks = []
-        checksum_ok = digest == manifest['sha256'] and stored == manifest['stored_size_bytes']
+        checksum_ok = digest == manifest.sha256 and stored == manifest.stored_size_bytes
         checks.append(Check('checksum', OK if checksum_ok else CRITICAL,
                             'SHA-256 and size match the manifest' if checksum_ok else
-                            'SHA-256 %s / %d bytes, manifest says %s / %d bytes' % (digest, stored, manifest['sha256'], manifest['stored_size_bytes']),
+                            'SHA-256 %s / %d bytes, manifest says %s / %d bytes' % (digest, stored, manifest.sha256, manifest.stored_size_bytes),
                             sha256=digest, size_bytes=stored, seconds=round(seconds, 3)))
-        raw_ok = raw == manifest['raw_size_bytes']
+        raw_ok = raw == manifest.raw_size_bytes
         checks.append(Check('decompression', OK if raw_ok else CRITICAL,
-                            'decompresses to %d bytes%s' % (raw, '' if raw_ok else ', manifest says %d' % manifest['raw_size_bytes']), raw_size_bytes=raw))
+                            'decompresses to %d bytes%s' % (raw, '' if raw_ok else ', manifest says %d' % manifest.raw_size_bytes), raw_size_bytes=raw))
         checks.append(self._contents(toc, manifest))
         return checks
 
@@ -213,8 +249,8 @@ class Verification:
         if returncode != 0:
             return Check('contents', CRITICAL, 'pg_restore --list cannot read the archive: %s' % stderr.strip()[:500])
         table_data = [line for line in stdout.splitlines() if ' TABLE DATA ' in line]
-        expected = manifest.get('row_counts') or {}
-        tables = len([k for k, v in expected.items() if k not in set(manifest.get('materialized_views') or [])])
+        expected = manifest.row_counts or {}
+        tables = len([k for k, v in expected.items() if k not in set(manifest.materialized_views or [])])
         missing = []
         listed = set()
         for line in table_data:
@@ -222,7 +258,7 @@ class Verification:
             if len(parts) >= 2:
                 listed.add('%s.%s' % (parts[0], parts[1]))
         for key in expected:
-            if key not in set(manifest.get('materialized_views') or []) and key not in listed:
+            if key not in set(manifest.materialized_views or []) and key not in listed:
                 missing.append(key)
         status = OK if len(table_data) >= tables and not missing else CRITICAL
         msg = '%d TABLE DATA entries for %d tables in the manifest' % (len(table_data), tables)
@@ -250,10 +286,10 @@ class Verification:
         try:
             conn, dummy = connect(params)
             restorer = Restorer(conn, params, self.params.get('pg_bin_dir'), self.params.get('jobs', 2), commands=self.commands)
-            stale = restorer.stale_scratch_databases(manifest['database'])
+            stale = restorer.stale_scratch_databases(manifest.database)
             for name in stale:
                 restorer.drop_database(name, force=True)
-            scratch = restorer.create_scratch(manifest['database'])
+            scratch = restorer.create_scratch(manifest.database)
             figures = restore_and_validate(restorer, copy.path, manifest, scratch)
             figures['dropped_stale_scratch_databases'] = stale
             return Check('restore_test', OK, 'restored into a scratch database and %d tables matched their row counts in %.1f s'
@@ -275,19 +311,20 @@ class Verification:
 
     def _finish(self, result, checks, path, manifest):
         overall, summary = summarize(checks)
-        result.update(status=overall, summary=summary, checks={c.name: c.as_dict() for c in checks}, commands=self.commands)
+        result.update(status=overall, summary=summary, checks={c.name: c.as_dict() for c in checks}, commands=self.commands,
+                      removed_stale_temp_files=self.removed_stale)
         recorded = False
         would_record = bool(path and manifest and os.path.exists(path) and self.params.get('record', True))
         if would_record and not self.check_mode:
             record = {
                 'status': overall,
                 'verified_at': mf.isoformat(self.now()),
-                'sha256': manifest['sha256'],
+                'sha256': manifest.sha256,
                 'checks': {c.name: c.status for c in checks},
                 'restore_test': bool(self.params.get('restore_test')) and checks[-1].status == OK,
             }
-            # a record is only about the file: freshness of the directory does not belong in it
-            record['status'] = summarize([c for c in checks if c.name != 'freshness'])[0]
+            # a record is only about the file: freshness and the other manifests of the directory do not belong in it
+            record['status'] = summarize([c for c in checks if c.name not in ('freshness', 'manifest')])[0]
             files.write_json_atomic(mf.verify_path(path), record)
             recorded = True
         result['recorded'] = recorded

@@ -16,6 +16,7 @@ import os
 import time
 
 from ansible_collections.dsr.ops.plugins.module_utils import _deps
+from ansible_collections.dsr.ops.plugins.module_utils._options import nul_problems
 
 if _deps.HAS_PSYCOPG2:
     import psycopg2
@@ -87,9 +88,30 @@ def postgres_argument_spec():
     )
 
 
+# PostgreSQL truncates longer identifiers (NAMEDATALEN - 1 bytes)
+IDENTIFIER_MAX_BYTES = 63
+
+
+def identifier_problem(option, value):
+    """A message when ``value`` cannot be a PostgreSQL name as given (empty, NUL, too long), else None."""
+    if value is None:
+        return None
+    if value == '':
+        return '%s must not be empty' % option
+    length = len(value.encode('utf-8'))
+    if length > IDENTIFIER_MAX_BYTES:
+        return ('%s is %d bytes long; PostgreSQL names are at most %d bytes (it would silently use the first %d): '
+                'use a shorter name' % (option, length, IDENTIFIER_MAX_BYTES, IDENTIFIER_MAX_BYTES))
+    return None
+
+
 def validate_connection_params(params):
     """Return a list of messages for connection options that cannot work."""
-    problems = []
+    problems = nul_problems(params)
+    for option in ('login_user', 'login_db'):
+        problem = identifier_problem(option, params.get(option))
+        if problem and params.get(option) != '':
+            problems.append(problem)
     port = params.get('port')
     if port is not None and not 1 <= port <= 65535:
         problems.append('port must be between 1 and 65535, got %d' % port)

@@ -12,6 +12,7 @@ it. A sub-check that cannot see what it needs (a role without
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 import time
@@ -146,6 +147,15 @@ _CACHE_SQL = """
 SELECT coalesce(sum(blks_hit), 0)::bigint AS blocks_hit, coalesce(sum(blks_read), 0)::bigint AS blocks_read
 FROM pg_stat_database WHERE datid <> 0
 """
+
+
+def _state_entry_ok(entry):
+    """Whether a state file entry holds what write_state() writes: an OID and a finite size and time."""
+    if not isinstance(entry, dict):
+        return False
+    numbers = [entry.get('size_bytes'), entry.get('taken_at')]
+    finite = [isinstance(n, (int, float)) and not isinstance(n, bool) and math.isfinite(n) for n in numbers]
+    return isinstance(entry.get('oid'), int) and all(finite)
 
 
 class StateFileError(Exception):
@@ -344,10 +354,14 @@ class HealthCheck:
                 data = json.load(handle)
         except (OSError, ValueError) as exc:
             raise StateFileError('cannot read state_file %s: %s' % (path, exc)) from None
-        if data.get('version') != STATE_FILE_VERSION:
+        if not isinstance(data, dict):
+            raise StateFileError('state_file %s holds a JSON %s, not the object pg_health writes: point state_file at a file of '
+                                 'its own (it is not overwritten)' % (path, type(data).__name__.replace('dict', 'object')))
+        if data.get('version') != STATE_FILE_VERSION or not isinstance(data.get('databases'), dict):
             return {}
-        # a database is matched by name and OID: a recreated (restored) database starts afresh
-        return data.get('databases', {})
+        # untrusted like any file read back: an entry that is not what we write is ignored (that database starts afresh);
+        # a database is matched by name and OID, so a recreated (restored) database starts afresh too
+        return {name: entry for name, entry in data['databases'].items() if _state_entry_ok(entry)}
 
     def _check_long_running(self, cur):
         opts = self.options

@@ -22,15 +22,16 @@ import re
 from ansible_collections.dsr.ops.plugins.module_utils._backup import manifest as mf
 from ansible_collections.dsr.ops.plugins.module_utils._s3.errors import S3InputError
 
-MAX_JSON_BYTES = 16 * 1024 * 1024
+# any database's backup, when no database is named
+_ANY_BACKUP_RE = re.compile(r'^[A-Za-z0-9_.-]+_\d{8}T\d{6}Z\.dump(\.zst|\.gz)?$')
 
 
 def keys_for(prefix, manifest):
     """The object keys of one backup, from its manifest."""
-    data = prefix + manifest['file']
+    data = prefix + manifest.file
     keys = {'object': data, 'manifest': data + mf.MANIFEST_SUFFIX, 'verification': data + mf.VERIFY_SUFFIX}
-    if manifest.get('globals'):
-        keys['globals'] = prefix + manifest['globals']['file']
+    if manifest.globals:
+        keys['globals'] = data + mf.GLOBALS_SUFFIX
     return keys
 
 
@@ -69,34 +70,37 @@ class Catalog:
 
     def get_json(self, key):
         """Fetch and parse a small JSON object (manifest, verification record)."""
-        return json.loads(self.store.get_small(self.bucket, key, MAX_JSON_BYTES).decode('utf-8'))
+        return json.loads(self.store.get_small(self.bucket, key, mf.MAX_JSON_BYTES).decode('utf-8'))
 
     def backups(self, database=None):
-        """Return ``(entries, incomplete, missing)`` for ``database`` (or every database), newest first.
+        """Return ``(entries, incomplete, missing, malformed)`` for ``database`` (or every database), newest first.
 
-        Each entry has ``keys``, ``manifest``, ``started_at`` (datetime),
-        ``verification`` (the record or None) and ``object`` (its listing).
-        ``incomplete`` lists backup objects with no manifest, ``missing`` the
-        manifests whose object is not there; neither counts as a backup.
+        Each entry has ``keys``, ``manifest`` (a checked manifest), ``started_at``
+        (datetime), ``verification`` (the record or None), ``object`` (its
+        listing) and ``problem`` (why the object is not proven to be the backup
+        its manifest describes, or None). ``incomplete`` lists backup objects
+        with no manifest, ``missing`` the manifests whose object is not there,
+        ``malformed`` the manifests that fail their checks (``key``, ``reason``):
+        none of them counts as a backup, and none stops the others from counting.
         """
         listing = self.objects()
-        name_re = re.compile(r'^%s_\d{8}T\d{6}Z\.' % re.escape(database)) if database else None
-        entries, missing, described = [], [], set()
+        name_re = mf.stored_name_re(database) if database else _ANY_BACKUP_RE
+        entries, missing, malformed, described = [], [], [], set()
         for key in sorted(listing):
             if not key.endswith(mf.MANIFEST_SUFFIX):
                 continue
-            name = key[len(self.prefix):]
-            if name_re and not name_re.match(name):
+            name = key[len(self.prefix):-len(mf.MANIFEST_SUFFIX)]
+            if not name_re.match(name):
                 continue
             try:
-                manifest = self.get_json(key)
-            except (ValueError, UnicodeDecodeError):
-                missing.append({'key': key, 'reason': 'manifest is not valid JSON'})
+                data = self.get_json(key)
+            except (ValueError, UnicodeDecodeError) as exc:
+                malformed.append({'key': key, 'reason': 'manifest s3://%s/%s is malformed: not JSON (%s)' % (self.bucket, key, exc)})
                 continue
-            if manifest.get('manifest_version') != mf.MANIFEST_VERSION or 'file' not in manifest or 'sha256' not in manifest:
-                missing.append({'key': key, 'reason': 'not a dsr.ops manifest (version %r)' % manifest.get('manifest_version')})
-                continue
-            if database and manifest.get('database') != database:
+            try:
+                manifest = mf.parse(data, 's3://%s/%s' % (self.bucket, key), name=name, database=database)
+            except mf.ManifestError as exc:
+                malformed.append({'key': key, 'reason': str(exc)})
                 continue
             keys = keys_for(self.prefix, manifest)
             described.update(keys.values())
@@ -106,21 +110,42 @@ class Catalog:
             record = None
             if keys['verification'] in listing:
                 try:
-                    record = self.get_json(keys['verification'])
+                    record = mf.parse_record(self.get_json(keys['verification']), manifest)
                 except (ValueError, UnicodeDecodeError):
                     record = None
-            entries.append({'keys': keys, 'manifest': manifest, 'started_at': mf.parse_time(manifest['started_at']),
-                            'verification': record, 'object': listing[keys['object']],
+            size = listing[keys['object']]['size']
+            problem = None if size == manifest.stored_size_bytes else \
+                's3://%s/%s is %s bytes, its manifest says %d' % (self.bucket, keys['object'], size, manifest.stored_size_bytes)
+            entries.append({'keys': keys, 'manifest': manifest, 'started_at': manifest.started,
+                            'verification': record, 'object': listing[keys['object']], 'problem': problem,
                             'present': {key for key in keys.values() if key in listing}})
         incomplete = []
         for key in sorted(listing):
             if key in described or key.endswith((mf.MANIFEST_SUFFIX, mf.VERIFY_SUFFIX, mf.GLOBALS_SUFFIX)):
                 continue
-            if name_re and not name_re.match(key[len(self.prefix):]):
+            if not name_re.match(key[len(self.prefix):]):
                 continue
             incomplete.append({'key': key, 'size_bytes': listing[key]['size'], 'reason': 'no manifest beside it (an interrupted upload?)'})
         entries.sort(key=lambda e: e['started_at'], reverse=True)
-        return entries, incomplete, missing
+        return entries, incomplete, missing, malformed
+
+    def proof_problem(self, entry):
+        """Why ``entry``'s object cannot be proven, by its metadata, to be the backup its manifest describes (None when it can).
+
+        Asked before an object is deleted: its size and its ``sha256`` metadata
+        must agree with the manifest, or it is left alone.
+        """
+        if entry.get('problem'):
+            return entry['problem']
+        key = entry['keys']['object']
+        head = self.store.head(self.bucket, key)
+        if head is None:
+            return 's3://%s/%s is gone' % (self.bucket, key)
+        stored = (head.get('Metadata') or {}).get('sha256')
+        if head.get('ContentLength') != entry['manifest'].stored_size_bytes or stored != entry['manifest'].sha256:
+            return ('s3://%s/%s does not match its manifest (%s bytes, sha256 metadata %s; the manifest says %d bytes, %s)'
+                    % (self.bucket, key, head.get('ContentLength'), stored, entry['manifest'].stored_size_bytes, entry['manifest'].sha256))
+        return None
 
     def delete(self, entry):
         """Delete one backup: manifest first, so a half-deleted backup is never listed as complete."""
@@ -142,10 +167,10 @@ def describe(entry, reason=None):
     info = {
         'key': entry['keys']['object'],
         'manifest_key': entry['keys']['manifest'],
-        'database': manifest.get('database'),
-        'started_at': manifest.get('started_at'),
+        'database': manifest.database,
+        'started_at': manifest.started_at,
         'size_bytes': entry['object'].get('size'),
-        'sha256': manifest.get('sha256'),
+        'sha256': manifest.sha256,
         'last_modified': entry['object'].get('last_modified'),
         'storage_class': entry['object'].get('storage_class'),
         'verified': mf.is_verified(entry),

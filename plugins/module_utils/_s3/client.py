@@ -41,6 +41,9 @@ ENV_REGION = ('AWS_REGION', 'AWS_DEFAULT_REGION', 'EC2_REGION')
 ENV_ENDPOINT = ('AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL', 'S3_URL')
 ENV_CA_BUNDLE = ('AWS_CA_BUNDLE',)
 
+# botocore's standard mode backs off up to 20 s between attempts: 50 retries is a quarter of an hour per call
+MAX_RETRIES = 50
+
 
 def aws_argument_spec():
     """The connection options of the ``dsr.ops.aws`` documentation fragment."""
@@ -106,8 +109,9 @@ def resolve_connection(params, environ=None):
             problems.append('endpoint_url must be an http:// or https:// URL such as https://minio.dsr.example:9000, got %r' % endpoint)
         elif parts.username or parts.password:
             problems.append('endpoint_url must not hold credentials; use access_key and secret_key')
-    if params.get('retries') is not None and params['retries'] < 0:
-        problems.append('retries must be 0 or more, got %d' % params['retries'])
+    if params.get('retries') is not None and not 0 <= params['retries'] <= MAX_RETRIES:
+        problems.append('retries must be 0 or more and at most %d (with backoff, that many retries of one call already take '
+                        'minutes), got %d' % (MAX_RETRIES, params['retries']))
     for name in ('connect_timeout', 'read_timeout'):
         if params.get(name) is not None and params[name] <= 0:
             problems.append('%s must be a positive number of seconds' % name)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from urllib.parse import urlencode
 
@@ -77,12 +78,10 @@ class S3BackupRun:
             manifest = mf.load(manifest_path)
         except BackupInputError as exc:
             raise S3InputError(str(exc)) from None
-        if manifest.get('file') != os.path.basename(path):
-            raise S3InputError('manifest %s describes %s, not %s' % (manifest_path, manifest.get('file'), os.path.basename(path)))
         size = os.path.getsize(path)
-        if size != manifest.get('stored_size_bytes'):
+        if size != manifest.stored_size_bytes:
             raise S3IntegrityError('%s has %d bytes, its manifest says %s: the local backup is damaged; verify it with '
-                                   'dsr.ops.pg_backup_verify; nothing was uploaded' % (path, size, manifest.get('stored_size_bytes')))
+                                   'dsr.ops.pg_backup_verify; nothing was uploaded' % (path, size, manifest.stored_size_bytes))
         return path, manifest_path, manifest, size
 
     def _upload(self):
@@ -91,7 +90,7 @@ class S3BackupRun:
         prefix = cat.check_prefix(params['prefix'])
         keys = cat.keys_for(prefix, manifest)
         key = keys['object']
-        sha256 = manifest['sha256']
+        sha256 = manifest.sha256
         bucket = params['bucket']
         result = {'key': key, 'manifest_key': keys['manifest'], 'sha256': sha256, 'size_bytes': size, 'path': path,
                   'uploaded': False, 'changed': False, 'objects': []}
@@ -109,7 +108,7 @@ class S3BackupRun:
             return result
         uploader = Uploader(self.store, bucket, key, params['part_size'], params['multipart_threshold'], params['concurrency'],
                             part_checksums=params['part_checksums'], extra_args=self._extra_args())
-        metadata = {'sha256': sha256, 'dsr-database': str(manifest.get('database')), 'dsr-started-at': str(manifest.get('started_at'))}
+        metadata = {'sha256': sha256, 'dsr-database': str(manifest.database), 'dsr-started-at': str(manifest.started_at)}
         side_files = self._side_files(path, manifest_path, manifest, keys)
 
         if self.check_mode:
@@ -151,17 +150,17 @@ class S3BackupRun:
     def _side_files(self, path, manifest_path, manifest, keys):
         """The manifest, the globals dump and a passing verification record, uploaded after the backup."""
         sides = [{'path': manifest_path, 'key': keys['manifest']}]
-        if manifest.get('globals') and keys.get('globals'):
-            globals_path = os.path.join(os.path.dirname(path), manifest['globals']['file'])
+        if manifest.globals and keys.get('globals'):
+            globals_path = path + mf.GLOBALS_SUFFIX
             if os.path.isfile(globals_path):
                 sides.insert(0, {'path': globals_path, 'key': keys['globals']})
         record_path = mf.verify_path(path)
         if os.path.isfile(record_path):
             try:
-                record = files.read_json(record_path)
+                record = mf.parse_record(mf.read_small_json(record_path), manifest)
             except (OSError, ValueError):
                 record = None
-            if record and record.get('status') == 'ok' and record.get('sha256') == manifest['sha256']:
+            if record and record.get('status') == 'ok':
                 sides.append({'path': record_path, 'key': keys['verification']})
         for side in sides:
             side['sha256'] = files.sha256_file(side['path'])[0]
@@ -176,13 +175,8 @@ class S3BackupRun:
     def _verify_by_download(self, key, size, etag, sha256, directory):
         """Download the object to a temporary file, hash it, delete it: the full proof."""
         temp_dir = self.params.get('temp_dir') or directory
-        scratch = os.path.join(temp_dir, '.dsr-verify-%d-%s' % (os.getpid(), os.path.basename(key)))
         downloader = Downloader(self.store, self.params['bucket'], key, self.params['part_size'], self.params['concurrency'], self.params['retries'])
-        try:
-            downloader.download(scratch, size, etag, sha256)
-        finally:
-            if os.path.exists(scratch):
-                os.unlink(scratch)
+        downloader.download(os.path.join(temp_dir, os.path.basename(key)), size, etag, sha256, keep=False)
         return True
 
     # -- list, download, prune ------------------------------------------------
@@ -190,21 +184,30 @@ class S3BackupRun:
     def _catalog(self):
         return cat.Catalog(self.store, self.params['bucket'], self.params['prefix'])
 
+    def _backups(self, database):
+        """The catalog's listing; every malformed manifest becomes a warning naming it, and the others still count."""
+        entries, incomplete, missing, malformed = self._catalog().backups(database)
+        for item in malformed:
+            self.warnings.append('skipped: %s' % item['reason'])
+        return entries, incomplete, missing, malformed
+
     def _list(self):
-        entries, incomplete, missing = self._catalog().backups(self.params.get('database'))
+        entries, incomplete, missing, malformed = self._backups(self.params.get('database'))
         backups = []
         for entry in entries:
             info = cat.describe(entry)
-            info['manifest'] = entry['manifest']
+            info['manifest'] = entry['manifest'].data
+            if entry['problem']:
+                info['problem'] = entry['problem']
             backups.append(info)
         newest_verified = next((b for b in backups if b['verified']), None)
         return {'changed': False, 'backups': backups, 'count': len(backups), 'newest': backups[0] if backups else None,
-                'newest_verified': newest_verified, 'incomplete': incomplete, 'missing': missing}
+                'newest_verified': newest_verified, 'incomplete': incomplete, 'missing': missing, 'malformed': malformed}
 
     def _select(self):
         """The backup to download: by key, else the newest (verified) one of ``database``."""
         params = self.params
-        entries, _incomplete, _missing = self._catalog().backups(params.get('database'))
+        entries, _incomplete, _missing, _malformed = self._backups(params.get('database'))
         if params.get('key'):
             for entry in entries:
                 if entry['keys']['object'] == params['key']:
@@ -227,24 +230,24 @@ class S3BackupRun:
         bucket = params['bucket']
         key = entry['keys']['object']
         dest_dir = params['dest']
-        dest = os.path.join(dest_dir, manifest['file'])
-        size = manifest['stored_size_bytes']
+        dest = os.path.join(dest_dir, manifest.file)
+        size = manifest.stored_size_bytes
         age = (self.now() - entry['started_at']).total_seconds()
         result = {'key': key, 'manifest_key': entry['keys']['manifest'], 'path': dest, 'manifest_path': mf.manifest_path(dest),
-                  'sha256': manifest['sha256'], 'size_bytes': size, 'started_at': manifest.get('started_at'),
+                  'sha256': manifest.sha256, 'size_bytes': size, 'started_at': manifest.started_at,
                   'backup_age_seconds': round(age, 1), 'verified': mf.is_verified(entry), 'downloaded': False, 'changed': False}
         head = self.store.head(bucket, key)
         if head is None:
             raise S3InputError('s3://%s/%s disappeared while it was being selected' % (bucket, key))
         stored_sha = (head.get('Metadata') or {}).get('sha256')
-        if head.get('ContentLength') != size or stored_sha != manifest['sha256']:
+        if head.get('ContentLength') != size or stored_sha != manifest.sha256:
             raise S3IntegrityError('s3://%s/%s does not match its manifest (%s bytes, sha256 %s; manifest %d bytes, %s): '
-                                   'nothing was downloaded' % (bucket, key, head.get('ContentLength'), stored_sha, size, manifest['sha256']))
+                                   'nothing was downloaded' % (bucket, key, head.get('ContentLength'), stored_sha, size, manifest.sha256))
         result['etag'] = head.get('ETag')
         result['version_id'] = head.get('VersionId')
         if os.path.exists(dest):
             local_sha, _size = files.sha256_file(dest)
-            if local_sha == manifest['sha256']:
+            if local_sha == manifest.sha256:
                 if not self.check_mode:
                     self._write_manifest(dest, manifest)
                 return result
@@ -255,44 +258,58 @@ class S3BackupRun:
             return result
         created = files.ensure_private_dir(dest_dir)
         result['created_dest'] = created
+        # what killed downloads of this database's backups left (never a live download's file: see files.TempFile)
+        result['removed_stale_temp_files'] = files.remove_stale_temp_files(
+            dest_dir, re.compile(r'^%s_\d{8}T\d{6}Z\.dump' % re.escape(manifest.database)).match)
         needed = size + 64 * MIB
         free = files.free_bytes(dest_dir)
         if free < needed:
             raise S3InputError('not enough space in %s for %s: %d bytes free, %d needed' % (dest_dir, key, free, needed))
         got = Downloader(self.store, bucket, key, params['part_size'], params['concurrency'], params['retries']).download(
-            dest, size, head.get('ETag'), manifest['sha256'], overwrite=True)
+            dest, size, head.get('ETag'), manifest.sha256, overwrite=True)
         self.changed = True
         self._write_manifest(dest, manifest)
         result.update(downloaded=True, download_seconds=_round(got['seconds']), throughput_mib_s=_throughput(size, got['seconds']))
-        if manifest.get('globals') and entry['keys'].get('globals'):
-            globals_dest = os.path.join(dest_dir, manifest['globals']['file'])
+        if manifest.globals and entry['keys'].get('globals'):
+            globals_dest = os.path.join(dest_dir, manifest.globals['file'])
             globals_head = self.store.head(bucket, entry['keys']['globals'])
             if globals_head is not None:
                 Downloader(self.store, bucket, entry['keys']['globals'], params['part_size'], 1, params['retries']).download(
-                    globals_dest, globals_head['ContentLength'], globals_head.get('ETag'), manifest['globals']['sha256'])
+                    globals_dest, globals_head['ContentLength'], globals_head.get('ETag'), manifest.globals['sha256'])
                 result['globals_path'] = globals_dest
         return result
 
     @staticmethod
     def _write_manifest(dest, manifest):
         path = mf.manifest_path(dest)
-        if not os.path.exists(path) or files.read_json(path) != manifest:
-            files.write_json_atomic(path, manifest)
+        try:
+            same = mf.read_small_json(path) == manifest.data
+        except (OSError, ValueError):
+            same = False
+        if not same:
+            files.write_json_atomic(path, manifest.data)
 
     def _prune(self):
         params = self.params
         catalog = self._catalog()
-        entries, incomplete, missing = catalog.backups(params['database'])
+        entries, incomplete, missing, malformed = self._backups(params['database'])
         try:
-            delete, keep = retention.plan(entries, params.get('keep_last'), params.get('max_age'), now=self.now())
+            delete, keep, notes = retention.plan(entries, params.get('keep_last'), params.get('max_age'), now=self.now())
         except BackupInputError as exc:
             raise S3InputError(str(exc)) from None
+        self.warnings.extend(notes)
         deleted = []
         for entry, reason in delete:
+            # the object must prove, by its size and metadata, that it is the backup the manifest describes
+            problem = catalog.proof_problem(entry)
+            if problem:
+                self.warnings.append('prune left s3://%s/%s alone: %s' % (params['bucket'], entry['keys']['object'], problem))
+                keep.append((entry, 'left alone: %s' % problem))
+                continue
             info = cat.describe(entry, reason)
             if not self.check_mode:
                 self.changed = True
                 info['deleted_keys'] = catalog.delete(entry)
             deleted.append(info)
         return {'changed': bool(deleted), 'retention': {'deleted': deleted, 'kept': [cat.describe(e, r) for e, r in keep]},
-                'incomplete': incomplete, 'missing': missing}
+                'incomplete': incomplete, 'missing': missing, 'malformed': malformed}

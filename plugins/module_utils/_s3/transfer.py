@@ -228,27 +228,27 @@ class Downloader(_Transfer):
         super().__init__(store, bucket, key, part_size, concurrency)
         self.retries = retries
 
-    def download(self, dest, size, etag, expected_sha256, overwrite=True):
+    def download(self, dest, size, etag, expected_sha256, overwrite=True, keep=True):
         """Fetch the object (``size`` bytes, ``etag``) to ``dest``; publish it only if its SHA-256 matches.
 
-        Returns ``{sha256, seconds}``. The temporary file is removed on any failure.
+        Returns ``{sha256, seconds}``. The temporary file is removed on any failure,
+        and also after the check when ``keep`` is false (a download only to prove the object).
         """
         started = time.monotonic()
         directory = os.path.dirname(os.path.abspath(dest))
-        temp = files.temp_path(directory, os.path.basename(dest))
-        try:
-            fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        # held by this run's lock until it is published or removed (see files.TempFile)
+        with files.TempFile(directory, os.path.basename(dest)) as temp:
+            fd = os.open(temp.path, os.O_RDWR)
             try:
-                sha256_hex = self._fetch(fd, size, etag)
+                with files.naming(temp.path):
+                    sha256_hex = self._fetch(fd, size, etag)
             finally:
                 os.close(fd)
             if sha256_hex != expected_sha256:
                 raise S3IntegrityError('%s is corrupted: its SHA-256 is %s, the manifest says %s; nothing was '
                                        'kept or restored' % (self.where(), sha256_hex, expected_sha256))
-            files.publish(temp, dest, overwrite=overwrite)
-        finally:
-            if os.path.exists(temp):
-                os.unlink(temp)
+            if keep:
+                temp.publish(dest, overwrite=overwrite)
         return {'sha256': sha256_hex, 'seconds': time.monotonic() - started}
 
     def _fetch(self, fd, size, etag):

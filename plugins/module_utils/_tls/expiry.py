@@ -22,10 +22,14 @@ DEFAULTS = {
     'warning_days': 30,
     'critical_days': 7,
     'hostname_mismatch': 'critical',
+    'untrusted': 'warning',
     'timeout': 10.0,
 }
 
 HOSTNAME_MISMATCH_CHOICES = ('critical', 'warning', 'ignore')
+UNTRUSTED_CHOICES = ('critical', 'warning', 'ignore')
+# verification errors about the validity period: the expiry figures judge those (against ``now``)
+_TIME_ERRORS = ('certificate has expired', 'certificate is not yet valid')
 
 
 def endpoint_name(endpoint):
@@ -137,6 +141,13 @@ class ExpiryCheck:
         if figures['hostname_matches'] is False and policy != 'ignore':
             status = worst([status, CRITICAL if policy == 'critical' else WARNING])
             msg += '; %s is not among the certificate names %s' % (server_name, ', '.join(figures['sans']) or '(no subjectAltName)')
+        trust_errors = [e for e in figures.get('verify_errors') or [] if not e.endswith(_TIME_ERRORS)]
+        untrusted = self.options.get('untrusted', DEFAULTS['untrusted'])
+        if trust_errors and untrusted != 'ignore':
+            # clients that verify (all of them, by default) refuse this chain, whatever its dates say
+            status = worst([status, CRITICAL if untrusted == 'critical' else WARNING])
+            msg += '; the chain is not trusted (%s)%s' % ('; '.join(trust_errors[:3]), '' if self.options.get('ca_cert') else
+                                                          ': give ca_cert for a private CA, or set untrusted=ignore')
         if status == OK:
             msg = 'ok: ' + msg
         return Check(name, status, msg, **figures)

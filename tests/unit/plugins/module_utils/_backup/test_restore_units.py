@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import threading
@@ -12,6 +13,7 @@ import threading
 import pytest
 
 from ansible_collections.dsr.ops.plugins.module_utils._backup import codec, restore
+from ansible_collections.dsr.ops.plugins.module_utils._backup import manifest as mf
 from ansible_collections.dsr.ops.plugins.module_utils._backup.errors import BackupIntegrityError
 
 
@@ -63,10 +65,13 @@ def test_background_writer_abandon_never_raises():
 def _stored(tmp_path, compression, raw):
     source = tmp_path / 'raw'
     source.write_bytes(raw)
-    stored = tmp_path / ('backup' + codec.stored_name('', compression))
+    stored = tmp_path / codec.stored_name('dsr_db_20261127T020000Z', compression)
     with open(source, 'rb') as src, open(stored, 'wb') as dst:
         dummy, size, sha = codec.compress_stream(src, dst, compression, codec.validate_level(compression, None))
-    return str(stored), {'compression': compression, 'sha256': sha, 'stored_size_bytes': size, 'raw_size_bytes': len(raw)}
+    data = {'manifest_version': 1, 'database': 'dsr_db', 'file': stored.name, 'format': 'custom', 'compression': compression,
+            'started_at': '2026-11-27T02:00:00+00:00', 'sha256': sha, 'stored_size_bytes': size, 'raw_size_bytes': len(raw),
+            'pg_dump_version': 'pg_dump (PostgreSQL) 15.18', 'row_counts': {}}
+    return str(stored), mf.parse(data, 'test manifest')
 
 
 @pytest.mark.parametrize('compression', ['zstd', 'gzip', 'none'])
@@ -77,14 +82,18 @@ def test_decompress_verified_round_trip(compression, tmp_path):
     temp_dir.mkdir()
     temp, seconds = restore.decompress_verified(path, manifest, str(temp_dir))
     assert seconds >= 0
-    with open(temp, 'rb') as handle:
+    with open(temp.path, 'rb') as handle:
         assert hashlib.sha256(handle.read()).digest() == hashlib.sha256(raw).digest()
-    assert os.stat(temp).st_mode & 0o777 == 0o600
+    assert os.stat(temp.path).st_mode & 0o777 == 0o600
+    # held by this process: another run's clean-up leaves it alone, even though the name says "temporary"
+    assert restore.remove_stale_copies(str(temp_dir), 'dsr_db') == []
+    temp.remove()
+    assert not os.listdir(temp_dir)
 
 
 def test_decompress_verified_removes_the_file_on_a_bad_checksum(tmp_path):
     path, manifest = _stored(tmp_path, 'zstd', b'registry data\n' * 100000)
-    manifest['sha256'] = '0' * 64
+    manifest = dataclasses.replace(manifest, sha256='0' * 64)
     temp_dir = tmp_path / 'temp'
     temp_dir.mkdir()
     with pytest.raises(BackupIntegrityError, match='SHA-256'):
@@ -110,10 +119,12 @@ def test_decompress_verified_removes_the_file_when_writing_fails(tmp_path, monke
         def write(self, block):
             raise OSError(28, 'No space left on device')
 
-    real_open = restore.files.open_private
-    monkeypatch.setattr(restore.files, 'open_private', lambda temp: Full(real_open(temp)))
-    with pytest.raises(OSError, match='No space left'):
+    real_writer = restore.files.TempFile.writer
+    monkeypatch.setattr(restore.files.TempFile, 'writer', lambda self: Full(real_writer(self)))
+    with pytest.raises(OSError, match='No space left') as caught:
         restore.decompress_verified(path, manifest, str(temp_dir))
+    # the message names the file that could not be written, which a bare ENOSPC does not
+    assert str(temp_dir) in str(caught.value) and caught.value.errno == 28
     assert not os.listdir(temp_dir)
 
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
+import json
 
 import pytest
 
+from ansible_collections.dsr.ops.plugins.module_utils._backup import manifest as mf
 from ansible_collections.dsr.ops.plugins.module_utils._s3 import catalog
 from ansible_collections.dsr.ops.plugins.module_utils._s3.client import resolve_connection
 from ansible_collections.dsr.ops.plugins.module_utils._s3.errors import S3InputError, S3IntegrityError
@@ -123,6 +125,7 @@ def test_profile_from_environment_when_no_keys():
     ({'endpoint_url': 'minio:9000'}, 'endpoint_url must be an http'),
     ({'endpoint_url': 'https://k:s@minio:9000'}, 'must not hold credentials'),
     ({'retries': -1}, 'retries must be 0 or more'),
+    ({'retries': 10 ** 6}, 'at most 50'),
     ({'connect_timeout': 0}, 'connect_timeout must be a positive'),
 ])
 def test_connection_problems(changes, message):
@@ -131,8 +134,9 @@ def test_connection_problems(changes, message):
 
 
 def test_keys_and_prefix():
-    manifest = {'file': 'dsr_db_20261127T020000Z.dump.zst', 'globals': {'file': 'dsr_db_20261127T020000Z.dump.zst.globals.sql'}}
-    keys = catalog.keys_for('prod/dsr_db/', manifest)
+    data = json.loads(_manifest('20261127T020000Z', 'a'))
+    data['globals'] = {'file': 'dsr_db_20261127T020000Z.dump.zst.globals.sql', 'sha256': 'b' * 64}
+    keys = catalog.keys_for('prod/dsr_db/', mf.parse(data, 'test'))
     assert keys == {'object': 'prod/dsr_db/dsr_db_20261127T020000Z.dump.zst',
                     'manifest': 'prod/dsr_db/dsr_db_20261127T020000Z.dump.zst.manifest.json',
                     'verification': 'prod/dsr_db/dsr_db_20261127T020000Z.dump.zst.verify.json',
@@ -160,25 +164,27 @@ class FakeStore:
 
 
 def _manifest(stamp, sha, database='dsr_db'):
-    return ('{"manifest_version": 1, "database": "%s", "file": "%s_%s.dump.zst", "sha256": "%s", "started_at": "%s", '
-            '"stored_size_bytes": 1}' % (database, database, stamp, sha, datetime.datetime.strptime(stamp, '%Y%m%dT%H%M%SZ')
-                                         .replace(tzinfo=datetime.timezone.utc).isoformat())).encode()
+    started = datetime.datetime.strptime(stamp, '%Y%m%dT%H%M%SZ').replace(tzinfo=datetime.timezone.utc)
+    return json.dumps({'manifest_version': 1, 'database': database, 'file': '%s_%s.dump.zst' % (database, stamp), 'format': 'custom',
+                       'compression': 'zstd', 'sha256': sha * 64, 'started_at': started.isoformat(), 'stored_size_bytes': 1,
+                       'raw_size_bytes': 1, 'pg_dump_version': 'pg_dump (PostgreSQL) 15.18', 'row_counts': {}}).encode()
 
 
 def test_catalog_sorts_and_sorts_out():
     p = 'prod/'
     objects = {
         p + 'dsr_db_20261125T020000Z.dump.zst': b'x', p + 'dsr_db_20261125T020000Z.dump.zst.manifest.json': _manifest('20261125T020000Z', 'a'),
-        p + 'dsr_db_20261125T020000Z.dump.zst.verify.json': b'{"status": "ok", "sha256": "a"}',
+        p + 'dsr_db_20261125T020000Z.dump.zst.verify.json': json.dumps({'status': 'ok', 'sha256': 'a' * 64}).encode(),
         p + 'dsr_db_20261126T020000Z.dump.zst': b'x', p + 'dsr_db_20261126T020000Z.dump.zst.manifest.json': _manifest('20261126T020000Z', 'b'),
-        p + 'dsr_db_20261126T020000Z.dump.zst.verify.json': b'{"status": "critical", "sha256": "b"}',
+        p + 'dsr_db_20261126T020000Z.dump.zst.verify.json': json.dumps({'status': 'critical', 'sha256': 'b' * 64}).encode(),
         p + 'dsr_db_20261127T020000Z.dump.zst.manifest.json': _manifest('20261127T020000Z', 'c'),
         p + 'dsr_db_20261128T020000Z.dump.zst': b'half',
         p + 'other_db_20261127T020000Z.dump.zst': b'x', p + 'other_db_20261127T020000Z.dump.zst.manifest.json': _manifest('20261127T020000Z', 'd', 'other_db'),
         p + 'nested/dsr_db_20261129T020000Z.dump.zst.manifest.json': _manifest('20261129T020000Z', 'e'),
     }
-    entries, incomplete, missing = catalog.Catalog(FakeStore(objects), 'b', p).backups('dsr_db')
+    entries, incomplete, missing, malformed = catalog.Catalog(FakeStore(objects), 'b', p).backups('dsr_db')
     assert [catalog.describe(e)['started_at'][:10] for e in entries] == ['2026-11-26', '2026-11-25']
     assert [catalog.describe(e)['verified'] for e in entries] == [False, True]
     assert [i['key'] for i in incomplete] == [p + 'dsr_db_20261128T020000Z.dump.zst']
     assert [m['key'] for m in missing] == [p + 'dsr_db_20261127T020000Z.dump.zst']
+    assert malformed == []
