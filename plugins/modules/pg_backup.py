@@ -135,7 +135,7 @@ seealso:
   - module: dsr.ops.pg_backup_verify
   - module: dsr.ops.pg_restore
   - name: The backup format decision
-    description: Why custom format, seekable temporary file, zstd (docs/backup-format.md in the collection).
+    description: Why custom format, seekable temporary file, zstd (docs/backup.md, section Format, and docs/backup-format-spike.md in the collection).
     link: https://www.postgresql.org/docs/15/app-pgdump.html
 '''
 
@@ -165,6 +165,26 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+database:
+  description: The database backed up (or pruned).
+  returned: always
+  type: str
+  sample: dsr_db
+compression:
+  description: The compression of the stored file.
+  returned: O(state=present)
+  type: str
+  sample: zstd
+format:
+  description: The archive format inside it (always C(custom), for C(pg_restore -j)).
+  returned: O(state=present)
+  type: str
+  sample: custom
+created_backup_dir:
+  description: Whether O(backup_dir) would be created (check mode; a real run creates it silently, mode 0700).
+  returned: O(state=present), in check mode
+  type: bool
+  sample: false
 path:
   description: The backup file (planned, in check mode).
   returned: O(state=present)
@@ -275,9 +295,7 @@ warnings:
   sample: []
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.dsr.ops.plugins.module_utils import _deps
+from ansible_collections.dsr.ops.plugins.module_utils._module import DsrModule, reason
 from ansible_collections.dsr.ops.plugins.module_utils._durations import parse_duration
 from ansible_collections.dsr.ops.plugins.module_utils._backup import codec
 from ansible_collections.dsr.ops.plugins.module_utils._backup.backup import Backup
@@ -314,6 +332,13 @@ def argument_spec():
     return spec
 
 
+def libraries(params):
+    """Retention alone (state=pruned) never connects and compresses nothing: it needs no library."""
+    if params['state'] == 'pruned':
+        return []
+    return ['psycopg2'] + (['zstandard'] if params['compression'] == 'zstd' else [])
+
+
 def validate(params):
     """Messages for options that cannot work, each naming the option and the fix."""
     problems = validate_connection_params(params)
@@ -323,37 +348,24 @@ def validate(params):
     except BackupError as exc:
         problems.append(str(exc))
     try:
-        codec.validate_level(params['compression'], params['compression_level'])
+        # the effective level, checked once: the backend takes it as given
+        params['compression_level'] = codec.validate_level(params['compression'], params['compression_level'])
     except ValueError as exc:
         problems.append(str(exc))
     if params['compression_threads'] is not None and params['compression_threads'] < 1:
         problems.append('compression_threads must be at least 1, got %d' % params['compression_threads'])
     if params['keep_last'] is not None and params['keep_last'] < 1:
         problems.append('keep_last must be at least 1 (the newest backup is always kept), got %d' % params['keep_last'])
-    if params['max_age'] is not None:
-        try:
-            params['max_age'] = parse_duration(params['max_age'], 'max_age')
-        except ValueError as exc:
-            problems.append(str(exc))
     return problems
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    _deps.require(module, 'psycopg2')
-    if module.params['compression'] == 'zstd' and module.params['state'] == 'present':
-        _deps.require(module, 'zstandard')
+    module = DsrModule(argument_spec(), libraries=libraries, convert={'max_age': parse_duration}, validate=validate)
     params = module.params
-    problems = validate(params)
-    if problems:
-        module.fail_json(msg='invalid options: ' + '; '.join(problems))
-    try:
-        result = Backup(params, check_mode=module.check_mode).run(connect)
-    except (BackupError, PostgresError, OSError) as exc:
-        # OSError: disk full, permission denied... the message names the file
-        module.fail_json(msg='backup of %s failed: %s' % (params['database'], exc), changed=False)
-    for warning in result.pop('warnings', []):
-        module.warn(warning)
+    result = module.run(lambda: Backup(params, check_mode=module.check_mode).run(connect),
+                        # OSError: disk full, permission denied... the message names the file
+                        (BackupError, PostgresError, OSError),
+                        lambda exc: 'backup of %s failed: %s' % (params['database'], reason(exc)))
     module.exit_json(**result)
 
 

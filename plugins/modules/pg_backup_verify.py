@@ -228,9 +228,7 @@ checks:
       sample: {status: ok, validation: {tables: 8, mismatches: [], status: ok}, restore_seconds: 41.2}
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.dsr.ops.plugins.module_utils import _deps
+from ansible_collections.dsr.ops.plugins.module_utils._module import DsrModule, reason
 from ansible_collections.dsr.ops.plugins.module_utils._durations import parse_duration
 from ansible_collections.dsr.ops.plugins.module_utils._backup.errors import BackupError
 from ansible_collections.dsr.ops.plugins.module_utils._backup.verify import Verification
@@ -263,32 +261,34 @@ def argument_spec():
     return spec
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=argument_spec(),
-        mutually_exclusive=[('path', 'backup_dir')],
-        required_one_of=[('path', 'backup_dir')],
-        required_together=[('backup_dir', 'database')],
-        supports_check_mode=True,
-    )
-    _deps.require(module, 'psycopg2')
-    params = module.params
+def libraries(params):
+    """The driver only for the restore test (nothing else connects); zstandard whenever the file is read."""
+    return (['zstandard'] if params['decompress'] else []) + (['psycopg2'] if params['restore_test'] else [])
+
+
+def validate(params):
+    """Messages for options that cannot work, each naming the option and the fix."""
     problems = validate_connection_params(params)
     problems += empty_problems(params, ('path', 'backup_dir', 'temp_dir', 'pg_bin_dir'))
     problems += [p for p in [identifier_problem('database', params['database'])] if p]
-    if params['max_age'] is not None:
-        try:
-            params['max_age'] = parse_duration(params['max_age'], 'max_age')
-        except ValueError as exc:
-            problems.append(str(exc))
     if params['jobs'] < 1:
         problems.append('jobs must be at least 1, got %d' % params['jobs'])
-    if problems:
-        module.fail_json(msg='invalid options: ' + '; '.join(problems))
-    try:
-        result = Verification(params, check_mode=module.check_mode).run()
-    except (BackupError, PostgresError, OSError) as exc:
-        module.fail_json(msg='verification could not run: %s' % exc, status='unknown', changed=False)
+    return problems
+
+
+def main():
+    module = DsrModule(
+        argument_spec(),
+        mutually_exclusive=[('path', 'backup_dir')],
+        required_one_of=[('path', 'backup_dir')],
+        required_together=[('backup_dir', 'database')],
+        libraries=libraries,
+        convert={'max_age': parse_duration},
+        validate=validate,
+    )
+    params = module.params
+    result = module.run(lambda: Verification(params, check_mode=module.check_mode).run(), (BackupError, PostgresError, OSError),
+                        lambda exc: {'msg': 'verification could not run: %s' % reason(exc), 'status': 'unknown', 'changed': False})
     failure = gate(result, params['fail_on'], 'backup verification is')
     if failure:
         module.fail_json(msg=failure, **result)

@@ -325,9 +325,7 @@ checks:
       sample: {status: ok, ratio_percent: 99.71, blocks_hit: 1203301, blocks_read: 3490}
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.dsr.ops.plugins.module_utils import _deps
+from ansible_collections.dsr.ops.plugins.module_utils._module import DsrModule, reason
 from ansible_collections.dsr.ops.plugins.module_utils._status import FAIL_ON_CHOICES, ThresholdError, gate, validate_thresholds
 from ansible_collections.dsr.ops.plugins.module_utils._postgres.connection import (
     connect,
@@ -416,20 +414,17 @@ def validate(params):
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    _deps.require(module, 'psycopg2')
+    module = DsrModule(argument_spec(), libraries=['psycopg2'], validate=validate)
     params = module.params
-    problems = validate(params)
-    if problems:
-        module.fail_json(msg='invalid options: ' + '; '.join(problems))
-
     checker = HealthCheck(params)
-    try:
+
+    def check():
         result = checker.run(lambda: connect(params))
         result['state_file_written'] = False if module.check_mode else checker.write_state()
-    except StateFileError as exc:
-        module.fail_json(msg=str(exc))
+        return result
 
+    # connection and query failures are findings of the check (reachability, unknown sub-checks), not errors
+    result = module.run(check, (StateFileError,), reason)
     failure = gate(result, params['fail_on'], 'PostgreSQL health is')
     if failure:
         module.fail_json(msg=failure, changed=False, **result)

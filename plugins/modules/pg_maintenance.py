@@ -469,9 +469,7 @@ reports:
           sample: [{schema: public, table: households, index: households_region_idx_ccnew, size_bytes: 1122304}]
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.dsr.ops.plugins.module_utils import _deps
+from ansible_collections.dsr.ops.plugins.module_utils._module import DsrModule, reason
 from ansible_collections.dsr.ops.plugins.module_utils._postgres.connection import (
     PostgresError,
     connect,
@@ -508,26 +506,16 @@ def argument_spec():
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=argument_spec(),
+    module = DsrModule(
+        argument_spec(),
         mutually_exclusive=[('tables', 'schemas')],
-        supports_check_mode=True,
+        libraries=['psycopg2'],
+        validate=lambda params: validate_connection_params(params) + validate_options(params),
     )
-    _deps.require(module, 'psycopg2')
     params = module.params
-    problems = validate_connection_params(params) + validate_options(params)
-    if problems:
-        module.fail_json(msg='invalid options: ' + '; '.join(problems))
-
     runner = Maintenance(params, check_mode=module.check_mode)
-    try:
-        result = runner.run(lambda: connect(params))
-    except PostgresError as exc:
-        # raised before any maintenance statement ran: names, settings, connection
-        module.fail_json(msg=str(exc), changed=False)
-
-    for warning in result.pop('warnings'):
-        module.warn(warning)
+    # an error raised before any maintenance statement ran: names, settings, connection
+    result = module.run(lambda: runner.run(lambda: connect(params)), (PostgresError,), reason)
     msg = result.pop('msg')
     if result.pop('failed'):
         module.fail_json(msg=msg, **result)

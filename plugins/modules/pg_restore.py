@@ -258,9 +258,7 @@ manifest_sha256:
   sample: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.dsr.ops.plugins.module_utils import _deps
+from ansible_collections.dsr.ops.plugins.module_utils._module import DsrModule, reason
 from ansible_collections.dsr.ops.plugins.module_utils._backup.errors import BackupError
 from ansible_collections.dsr.ops.plugins.module_utils._backup.restore import RestoreRun
 from ansible_collections.dsr.ops.plugins.module_utils._options import empty_problems
@@ -293,15 +291,8 @@ def argument_spec():
     return spec
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=argument_spec(),
-        mutually_exclusive=[('path', 'backup_dir')],
-        required_together=[('backup_dir', 'database')],
-        supports_check_mode=True,
-    )
-    _deps.require(module, 'psycopg2')
-    params = module.params
+def validate(params):
+    """Messages for options that cannot work, each naming the option and the fix."""
     problems = validate_connection_params(params)
     problems += empty_problems(params, ('path', 'backup_dir', 'temp_dir', 'pg_bin_dir'))
     problems += [p for p in (identifier_problem(o, params[o]) for o in ('database', 'target_database')) if p]
@@ -309,19 +300,28 @@ def main():
         problems.append('give path (a backup file) or backup_dir and database (its newest backup)')
     if params['jobs'] < 1:
         problems.append('jobs must be at least 1, got %d' % params['jobs'])
-    if problems:
-        module.fail_json(msg='invalid options: ' + '; '.join(problems))
+    return problems
+
+
+def main():
+    module = DsrModule(
+        argument_spec(),
+        mutually_exclusive=[('path', 'backup_dir')],
+        required_together=[('backup_dir', 'database')],
+        libraries=lambda params: ['psycopg2'] + (['zstandard'] if params['state'] == 'restored' else []),
+        validate=validate,
+    )
+    params = module.params
     run = RestoreRun(params, check_mode=module.check_mode)
-    try:
-        result = run.run()
-    except (BackupError, PostgresError, OSError) as exc:
+
+    def failure(exc):
         if params['state'] == 'aside_dropped':
-            module.fail_json(msg=str(exc), changed=False)
+            return reason(exc)
         if run.target_changed:
-            module.fail_json(msg='restore completed the swap but then failed: %s' % exc, changed=True, commands=run.commands)
-        module.fail_json(msg='restore failed, no database was changed: %s' % exc, changed=False, commands=run.commands)
-    for warning in result.pop('warnings', []):
-        module.warn(warning)
+            return {'msg': 'restore completed the swap but then failed: %s' % reason(exc), 'changed': True, 'commands': run.commands}
+        return {'msg': 'restore failed, no database was changed: %s' % reason(exc), 'changed': False, 'commands': run.commands}
+
+    result = module.run(run.run, (BackupError, PostgresError, OSError), failure)
     module.exit_json(**result)
 
 

@@ -350,12 +350,17 @@ def test_pg_dump_is_never_left_running_when_the_module_is_killed_alone(harness, 
     backup_dir = tmp_path / 'solo'
     marker = '--file=%s' % backup_dir
     run = run_module.start('pg_backup', backup_args(harness, backup_dir, pg_bin_dir=str(bin_dir)))
+    assert kill_module_alone(run, marker) == [], 'pg_dump outlived the module'
+
+
+def kill_module_alone(run, marker):
+    """Wait for a child whose command line holds ``marker``, SIGKILL the module process only; return the children that survived it."""
     deadline = time.monotonic() + 30
     while not processes_mentioning(marker) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert processes_mentioning(marker), 'the fake pg_dump never started'
+    assert processes_mentioning(marker), 'the child (%s) never started' % marker
     os.kill(run.proc.pid, 9)
-    # wait(), not communicate(): a surviving pg_dump would hold the output pipes open
+    # wait(), not communicate(): a surviving child would hold the output pipes open
     run.proc.wait()
     deadline = time.monotonic() + 5
     while processes_mentioning(marker) and time.monotonic() < deadline:
@@ -365,7 +370,7 @@ def test_pg_dump_is_never_left_running_when_the_module_is_killed_alone(harness, 
         os.kill(pid, 9)
     run.proc.stdout.close()
     run.proc.stderr.close()
-    assert survivors == [], 'pg_dump outlived the module'
+    return survivors
 
 
 def test_lock_wait_timeout_bounds_a_backup_behind_a_lock(harness, registry, run_module, tmp_path):
@@ -388,3 +393,32 @@ def test_lock_wait_timeout_bounds_a_backup_behind_a_lock(harness, registry, run_
     assert [n for n in os.listdir(backup_dir) if not n.endswith('.lock')] == []
     bad = run_module('pg_backup', backup_args(harness, tmp_path / 'bad', lock_wait_timeout='soonish'))
     assert bad['failed'] is True and 'lock_timeout' in bad['msg'] and 'Traceback' not in bad['msg']
+
+
+HUNG_PG_RESTORE = """#!/bin/bash
+# a pg_restore that answers --version and otherwise hangs without reading its input
+if [ "$1" = "--version" ]; then echo "pg_restore (PostgreSQL) 15.99"; exit 0; fi
+exec -a "hung-pg_restore $0 $*" sleep 600
+"""
+
+
+def test_pg_restore_list_dies_with_the_verification(harness, good_backup, run_module, tmp_path):
+    """The TOC reader of pg_backup_verify is started like every other child: killed with the module (PR_SET_PDEATHSIG)."""
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    (bin_dir / 'pg_restore').write_text(HUNG_PG_RESTORE)
+    (bin_dir / 'pg_restore').chmod(0o755)
+    marker = 'hung-pg_restore %s --list' % (bin_dir / 'pg_restore')
+    run = run_module.start('pg_backup_verify', {'path': good_backup['path'], 'record': False, 'pg_bin_dir': str(bin_dir)})
+    assert kill_module_alone(run, marker) == [], 'pg_restore --list outlived the module'
+
+
+def test_a_restore_test_without_createdb_is_unknown_with_the_reason(harness, good_backup, run_module):
+    """A login role that may not create databases: the restore test is unknown with the server's words, not a traceback."""
+    result = run_module('pg_backup_verify', dict(connection_args(harness, user='dsr_monitor'), path=good_backup['path'],
+                                                 restore_test=True, record=False, fail_on='never'))
+    assert result.get('failed') is not True, result.get('msg')
+    assert result['checks']['checksum']['status'] == 'ok'
+    assert result['checks']['restore_test']['status'] == 'unknown'
+    assert 'permission denied to create database' in result['checks']['restore_test']['msg']
+    assert result['status'] == 'unknown'

@@ -3,7 +3,7 @@
 
 """A verified-by-construction PostgreSQL backup, behind dsr.ops.pg_backup.
 
-The pipeline (chosen in docs/backup-format.md):
+The pipeline (chosen in docs/backup.md, section Format, from the spike in docs/backup-format-spike.md):
 
 1. export a snapshot in a REPEATABLE READ transaction and count every table's
    rows in it while ``pg_dump --snapshot`` dumps the same snapshot;
@@ -142,7 +142,9 @@ class Backup:
         self.backup_dir = params['backup_dir']
         self.temp_dir = params.get('temp_dir') or self.backup_dir
         self.compression = params['compression']
-        self.level = codec.validate_level(self.compression, params.get('compression_level'))
+        # the module checked the level (codec.validate_level); unset means the compression's default
+        level = params.get('compression_level')
+        self.level = codec.DEFAULT_LEVELS[self.compression] if level is None else level
         self.threads = params.get('compression_threads') or codec.default_threads()
         self.warnings = []
         self.commands = []

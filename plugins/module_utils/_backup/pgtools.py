@@ -92,8 +92,10 @@ def display_command(argv):
 class Tool:
     """A running client program whose stderr is collected in the background."""
 
-    def __init__(self, argv, env, stdout=None, stdin=None):
+    def __init__(self, argv, env, stdout=None, stdin=None, collect_stdout=False):
         self.argv = argv
+        if collect_stdout:
+            stdout = subprocess.PIPE
         try:
             self.proc = subprocess.Popen(argv, env=env, stdout=stdout, stdin=stdin if stdin is not None else subprocess.DEVNULL,
                                          stderr=subprocess.PIPE, preexec_fn=_preexec(), close_fds=True)  # pylint: disable=subprocess-popen-preexec-fn
@@ -102,11 +104,40 @@ class Tool:
         self._stderr = bytearray()
         self._reader = threading.Thread(target=self._drain, daemon=True)
         self._reader.start()
+        # stdout read in a thread of its own, so that a child writing much (pg_restore --list) never blocks on a full pipe
+        self._stdout = bytearray()
+        self._out_reader = None
+        if collect_stdout:
+            self._out_reader = threading.Thread(target=self._drain_stdout, daemon=True)
+            self._out_reader.start()
 
     def _drain(self):
         for line in self.proc.stderr:
             if len(self._stderr) < STDERR_LIMIT:
                 self._stderr.extend(line)
+
+    def _drain_stdout(self):
+        while True:
+            block = self.proc.stdout.read(65536)
+            if not block:
+                return
+            self._stdout.extend(block)
+
+    def _close_stdin(self):
+        if self.proc.stdin is not None and not self.proc.stdin.closed:
+            try:
+                self.proc.stdin.close()
+            except BrokenPipeError:
+                pass  # the child stopped reading; what it read is what counts
+
+    def finish(self):
+        """Close the child's stdin, wait for it; return ``(exit status, stdout bytes, stderr text)`` without raising."""
+        self._close_stdin()
+        returncode = self.proc.wait()
+        self._reader.join()
+        if self._out_reader is not None:
+            self._out_reader.join()
+        return returncode, bytes(self._stdout), self._stderr.decode('utf-8', 'replace')
 
     @property
     def stdout(self):
@@ -130,5 +161,8 @@ class Tool:
         """Stop the program now (used when the other end of a pipeline failed)."""
         if self.proc.poll() is None:
             self.proc.kill()
+        self._close_stdin()
         self.proc.wait()
         self._reader.join()
+        if self._out_reader is not None:
+            self._out_reader.join()

@@ -25,12 +25,18 @@ import os
 import subprocess
 import time
 
+from ansible_collections.dsr.ops.plugins.module_utils import _deps
+
 from ansible_collections.dsr.ops.plugins.module_utils._backup import codec, files, pgtools
 from ansible_collections.dsr.ops.plugins.module_utils._backup import manifest as mf
 from ansible_collections.dsr.ops.plugins.module_utils._backup.errors import BackupError, BackupInputError, BackupIntegrityError
-from ansible_collections.dsr.ops.plugins.module_utils._backup.restore import Restorer, decompress_verified, remove_stale_copies, restore_and_validate
+from ansible_collections.dsr.ops.plugins.module_utils._backup.admin import Restorer, restore_and_validate
+from ansible_collections.dsr.ops.plugins.module_utils._backup.stream import decompress_verified, remove_stale_copies
 from ansible_collections.dsr.ops.plugins.module_utils._postgres.connection import PostgresError, connect
 from ansible_collections.dsr.ops.plugins.module_utils._status import CRITICAL, OK, WARNING, Check, summarize
+
+if _deps.HAS_PSYCOPG2:
+    import psycopg2
 
 
 def _newest_or_named(params):
@@ -55,11 +61,14 @@ def _newest_or_named(params):
 
 
 class TocReader:
-    """Feeds decompressed bytes to ``pg_restore --list`` on stdin; keeps going after it has read the TOC."""
+    """Feeds decompressed bytes to ``pg_restore --list`` on stdin; keeps going after it has read the TOC.
+
+    Started like every other child (pgtools.Tool): it dies with the module, however the module dies.
+    """
 
     def __init__(self, program):
         self.argv = [program, '--list']
-        self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # pylint: disable=consider-using-with
+        self.tool = pgtools.Tool(self.argv, None, stdin=subprocess.PIPE, collect_stdout=True)
         self.open = True
 
     def write(self, block):
@@ -67,24 +76,19 @@ class TocReader:
         if not self.open:
             return
         try:
-            self.proc.stdin.write(block)
+            self.tool.proc.stdin.write(block)
         except BrokenPipeError:
             # pg_restore --list stops reading once it has the table of contents
             self.open = False
 
     def finish(self):
-        """Return (exit status, stdout, stderr).
-
-        communicate() flushes and closes stdin itself, ignoring a pipe pg_restore already closed.
-        """
-        stdout, stderr = self.proc.communicate()
-        return self.proc.returncode, stdout.decode('utf-8', 'replace'), stderr.decode('utf-8', 'replace')
+        """Return (exit status, stdout, stderr)."""
+        returncode, stdout, stderr = self.tool.finish()
+        return returncode, stdout.decode('utf-8', 'replace'), stderr
 
     def abort(self):
         """Stop pg_restore when the stream broke."""
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.communicate()
+        self.tool.kill()
 
 
 class _RawCopy:
@@ -298,11 +302,14 @@ class Verification:
             return Check('restore_test', CRITICAL, str(exc))
         except (BackupError, PostgresError) as exc:
             return Check.unknown('restore_test', 'could not run the restore test: %s' % exc)
+        except psycopg2.Error as exc:
+            # a statement the login role may not run (CREATE DATABASE without CREATEDB, say): the server's reason
+            return Check.unknown('restore_test', 'could not run the restore test: %s' % (exc.pgerror or str(exc)).strip())
         finally:
             if scratch:
                 try:
                     restorer.drop_database(scratch, force=True)
-                except PostgresError:
+                except (PostgresError, psycopg2.Error):
                     pass
             if conn is not None:
                 conn.close()

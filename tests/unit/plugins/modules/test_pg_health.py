@@ -48,8 +48,7 @@ def test_bad_input_is_a_clear_message(args, fragment, capsys, monkeypatch):
 
 
 def test_missing_psycopg2_names_the_library(capsys, monkeypatch):
-    monkeypatch.setattr(_deps, 'HAS_PSYCOPG2', False)
-    monkeypatch.setattr(_deps, 'PSYCOPG2_IMPORT_ERROR', 'Traceback: No module named psycopg2')
+    monkeypatch.setitem(_deps._ERRORS, 'psycopg2', 'Traceback: No module named psycopg2')  # pylint: disable=protected-access
     result = run_main({}, capsys)
     assert result['failed'] is True
     assert 'psycopg2' in result['msg']

@@ -1,65 +1,19 @@
 # Copyright: Contributors to the dsr.ops collection
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""The restore's pure parts: the background writer and the verified decompression built on it."""
+"""Decompress-and-prove (_backup/stream.py): the copy a restore reads is the backup, or there is no copy."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import os
-import threading
 
 import pytest
 
-from ansible_collections.dsr.ops.plugins.module_utils._backup import codec, restore
+from ansible_collections.dsr.ops.plugins.module_utils._backup import codec, stream
 from ansible_collections.dsr.ops.plugins.module_utils._backup import manifest as mf
 from ansible_collections.dsr.ops.plugins.module_utils._backup.errors import BackupIntegrityError
-
-
-def test_background_writer_keeps_order_and_writes_everything():
-    written = []
-    writer = restore.BackgroundWriter(written.append, depth=2)
-    blocks = [bytes([i]) * (i + 1) for i in range(200)]
-    for block in blocks:
-        writer.write(block)
-    writer.close()
-    assert written == blocks
-
-
-def test_background_writer_writes_in_another_thread():
-    threads = set()
-    writer = restore.BackgroundWriter(lambda block: threads.add(threading.current_thread().name))
-    writer.write(b'x')
-    writer.close()
-    assert threads == {'dsr-ops-writer'}
-
-
-def test_background_writer_reports_the_first_error_and_never_blocks_the_producer():
-    calls = []
-
-    def write(block):
-        calls.append(block)
-        if len(calls) == 3:
-            raise OSError(28, 'No space left on device')
-
-    writer = restore.BackgroundWriter(write, depth=1)
-    with pytest.raises(OSError, match='No space left'):
-        for index in range(1000):
-            writer.write(b'%d' % index)
-        writer.close()
-    writer.abandon()
-    assert len(calls) == 3
-
-
-def test_background_writer_abandon_never_raises():
-    def write(block):
-        raise OSError('broken')
-
-    writer = restore.BackgroundWriter(write)
-    writer.write(b'x')
-    writer.abandon()
-    writer.abandon()
 
 
 def _stored(tmp_path, compression, raw):
@@ -80,13 +34,13 @@ def test_decompress_verified_round_trip(compression, tmp_path):
     path, manifest = _stored(tmp_path, compression, raw)
     temp_dir = tmp_path / 'temp'
     temp_dir.mkdir()
-    temp, seconds = restore.decompress_verified(path, manifest, str(temp_dir))
+    temp, seconds = stream.decompress_verified(path, manifest, str(temp_dir))
     assert seconds >= 0
     with open(temp.path, 'rb') as handle:
         assert hashlib.sha256(handle.read()).digest() == hashlib.sha256(raw).digest()
     assert os.stat(temp.path).st_mode & 0o777 == 0o600
     # held by this process: another run's clean-up leaves it alone, even though the name says "temporary"
-    assert restore.remove_stale_copies(str(temp_dir), 'dsr_db') == []
+    assert stream.remove_stale_copies(str(temp_dir), 'dsr_db') == []
     temp.remove()
     assert not os.listdir(temp_dir)
 
@@ -97,7 +51,7 @@ def test_decompress_verified_removes_the_file_on_a_bad_checksum(tmp_path):
     temp_dir = tmp_path / 'temp'
     temp_dir.mkdir()
     with pytest.raises(BackupIntegrityError, match='SHA-256'):
-        restore.decompress_verified(path, manifest, str(temp_dir))
+        stream.decompress_verified(path, manifest, str(temp_dir))
     assert not os.listdir(temp_dir)
 
 
@@ -119,25 +73,10 @@ def test_decompress_verified_removes_the_file_when_writing_fails(tmp_path, monke
         def write(self, block):
             raise OSError(28, 'No space left on device')
 
-    real_writer = restore.files.TempFile.writer
-    monkeypatch.setattr(restore.files.TempFile, 'writer', lambda self: Full(real_writer(self)))
+    real_writer = stream.files.TempFile.writer
+    monkeypatch.setattr(stream.files.TempFile, 'writer', lambda self: Full(real_writer(self)))
     with pytest.raises(OSError, match='No space left') as caught:
-        restore.decompress_verified(path, manifest, str(temp_dir))
+        stream.decompress_verified(path, manifest, str(temp_dir))
     # the message names the file that could not be written, which a bare ENOSPC does not
     assert str(temp_dir) in str(caught.value) and caught.value.errno == 28
     assert not os.listdir(temp_dir)
-
-
-@pytest.mark.parametrize('jobs', [1, 2, 4])
-def test_pg_restore_session_settings_keep_the_callers_pgoptions(tmp_path, monkeypatch, jobs):
-    # a stand-in pg_restore that records the PGOPTIONS it was started with
-    seen = tmp_path / 'pgoptions'
-    fake = tmp_path / 'pg_restore'
-    fake.write_text('#!/bin/sh\nprintf "%%s" "$PGOPTIONS" > %s\n' % seen)
-    fake.chmod(0o700)
-    monkeypatch.setenv('PGOPTIONS', '-c statement_timeout=0')
-    restorer = restore.Restorer(None, {}, pg_bin_dir=str(tmp_path), jobs=jobs)
-    restorer.pg_restore(str(tmp_path / 'backup.raw'), 'scratch')
-    options = seen.read_text().split(' -c ')
-    assert options == ['-c statement_timeout=0', 'maintenance_work_mem=512MB', 'synchronous_commit=off']
-    assert restorer.commands and '--jobs=%d' % jobs in restorer.commands[0]
