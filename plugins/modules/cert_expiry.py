@@ -302,7 +302,10 @@ certificates:
       returned: when a certificate was read
       sample: "2025-06-20T00:00:00Z"
     days_remaining:
-      description: Whole days until RV(certificates[].not_after); negative once expired.
+      description:
+        - Whole days until RV(certificates[].not_after), counted toward zero (119.99 days left is V(119), expired 2.005 days
+          ago is V(-2)); negative once expired. RV(certificates[].msg) uses the same figure, RV(certificates[].seconds_remaining)
+          has the exact one.
       type: int
       returned: when a certificate was read
       sample: 18

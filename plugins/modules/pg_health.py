@@ -115,6 +115,19 @@ options:
     description: Replay lag, in seconds, above which C(replication) is V(critical).
     type: float
     default: 300
+  primary_host:
+    description:
+      - On a standby, the primary to ask for this standby's replay lag in seconds (its C(pg_stat_replication.replay_lag)),
+        with the same login. Defaults to the host the standby's WAL receiver streams from (visible to members of
+        C(pg_read_all_stats)).
+      - A standby alone cannot know its lag in time. C(now() - pg_last_xact_replay_timestamp()) is the age of the last
+        replayed commit, which after a quiet hour is an hour however little is unreplayed; it is returned as
+        C(last_replay_age_seconds) and never judged. When the primary cannot be asked, only the lag in bytes is judged
+        and C(lag_seconds) is null, with the reason in C(lag_seconds_source).
+    type: str
+  primary_port:
+    description: The port of O(primary_host). Defaults to the port the WAL receiver streams from.
+    type: int
   expect_standbys:
     description:
       - On a primary, the number of standbys that must be streaming; fewer is V(critical).
@@ -163,7 +176,8 @@ options:
     type: bytes
   databases:
     description:
-      - Databases whose sizes to report. When unset, every database the login role may connect to.
+      - Databases whose sizes to report. When unset, every database that accepts connections, is not a template
+        (so C(template0) and C(template1) are left out) and that the login role has CONNECT on.
       - A named database that does not exist or cannot be connected to makes C(database_sizes) V(unknown).
     type: list
     elements: str
@@ -189,6 +203,8 @@ options:
 notes:
   - Read-only; RV(ignore:changed) is always false.
   - Grant the login role C(pg_monitor) (or at least C(pg_read_all_stats)) for complete results.
+  - On a standby, the replication check needs PostgreSQL 14 or later (C(pg_get_wal_replay_pause_state)), and for the lag in
+    seconds a connection to the primary with the same login (see O(primary_host)).
 seealso:
   - module: dsr.ops.pg_maintenance
   - name: Monitoring statistics (pg_stat_activity, pg_stat_replication)
@@ -304,7 +320,9 @@ checks:
       description:
         - On a primary, C(role=primary), C(standbys) (C(application_name), C(client_addr), C(state), C(sync_state), C(sent_lsn),
           C(replay_lsn), C(lag_bytes), C(lag_seconds), C(status)), C(streaming), C(expected_standbys).
-        - On a standby, C(role=standby), C(receive_lsn), C(replay_lsn), C(lag_bytes), C(lag_seconds), C(receiver_status).
+        - On a standby, C(role=standby), C(receive_lsn), C(replay_lsn), C(lag_bytes), C(lag_seconds) (null when unknown),
+          C(lag_seconds_source) (V(caught up ...), the primary's C(replay_lag), or why it is unknown), C(last_replay_age_seconds),
+          C(replay_pause_state) (a paused replay is V(warning)) and C(receiver_status).
       type: dict
       returned: when selected in O(checks)
       sample: {status: ok, role: primary, streaming: 1, standbys: [{application_name: standby1, state: streaming, lag_bytes: 0, lag_seconds: 0.0}]}
@@ -385,6 +403,8 @@ def argument_spec():
         database_size_bytes_warning=dict(type='bytes'),
         database_size_bytes_critical=dict(type='bytes'),
         databases=dict(type='list', elements='str'),
+        primary_host=dict(type='str'),
+        primary_port=dict(type='int'),
         state_file=dict(type='path'),
         include_query_text=dict(type='bool', default=False),
         query_timeout=dict(type='int', default=DEFAULTS['query_timeout']),

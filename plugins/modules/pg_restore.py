@@ -63,6 +63,17 @@ options:
       - The database to restore into. Defaults to the database the backup was made from.
       - At most 63 bytes (PostgreSQL's limit; a longer name is refused rather than silently truncated).
     type: str
+  carry_properties:
+    description:
+      - When the restore creates O(target_database), give it the owner, database-level GRANTs, C(ALTER DATABASE ... SET)
+        and C(ALTER ROLE ... IN DATABASE ... SET) settings, connection limit and comment the source database had when it
+        was backed up (M(dsr.ops.pg_backup) records them in the manifest), in the same transaction as the rename.
+        Roles this server does not have are left out with a warning (restore the globals first, O(globals=true)).
+      - V(false) leaves the new database owned by the login role, as C(CREATE DATABASE) would.
+      - A swap always carries over the properties of the database it replaces.
+      - A backup made by an older version records none; the task then warns and the login role owns the database.
+    type: bool
+    default: true
   allow_other_database:
     description:
       - Allow an existing O(target_database) that holds anything to be replaced by a backup of a database with another name
@@ -286,6 +297,7 @@ def argument_spec():
         globals=dict(type='bool', default=False),
         no_owner=dict(type='bool', default=False),
         allow_other_database=dict(type='bool', default=False),
+        carry_properties=dict(type='bool', default=True),
         pg_bin_dir=dict(type='path'),
     )
     return spec

@@ -9,9 +9,11 @@ with SIGKILL at a moment the test chooses by watching the server.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
+from pathlib import Path
 
 import psycopg2
 import pytest
@@ -56,6 +58,10 @@ def source_backup(harness, tmp_path_factory, module_env):
         "INSERT INTO households SELECT g, 'r' || (g % 17) FROM generate_series(1, 5000) g",
         'CREATE TABLE members (id bigint PRIMARY KEY, household_id bigint REFERENCES households, name text)',
         'INSERT INTO members SELECT g, 1 + g % 5000, md5(g::text) FROM generate_series(1, 12000) g', user='dsr_app')
+    # what a dump does not carry, and a restore into a new database must
+    sql(harness, 'postgres', "ALTER DATABASE %s SET work_mem = '7MB'" % SOURCE, 'ALTER DATABASE %s CONNECTION LIMIT 42' % SOURCE,
+        "COMMENT ON DATABASE %s IS 'the registry'" % SOURCE, 'REVOKE ALL ON DATABASE %s FROM PUBLIC' % SOURCE,
+        'GRANT CONNECT ON DATABASE %s TO dsr_monitor' % SOURCE)
     directory = tmp_path_factory.mktemp('restore-src')
     made = ModuleRun('pg_backup', dict(connection_args(harness), database=SOURCE, backup_dir=str(directory)), module_env, directory).result()
     assert made.get('failed') is not True, made
@@ -301,3 +307,67 @@ def test_killed_restores_leave_no_pile_and_a_live_restores_file_is_left_alone(ha
     finally:
         drop_like(harness, target)
         drop_like(harness, 'dsr_ops_scratch_%s' % SOURCE)
+
+
+# -- issue 16, item 3: a new database gets the source's owner ---------------------------------------------------
+
+def _properties(pg, database):
+    return sql(pg, 'postgres', "SELECT pg_get_userbyid(datdba), datconnlimit, shobj_description(oid, 'pg_database'), datacl::text, "
+                               "(SELECT setconfig::text FROM pg_db_role_setting WHERE setdatabase = d.oid AND setrole = 0) "
+                               "FROM pg_database d WHERE datname = '%s'" % database)[0]
+
+
+def test_a_new_database_gets_the_owner_grants_and_settings_of_the_source(harness, source_backup, run_module, tmp_path):
+    target = 'adv_owned'
+    drop_like(harness, target)
+    try:
+        created = run_module('pg_restore', restore_args(harness, source_backup, target))
+        assert created.get('failed') is not True and created['action'] == 'create', created
+        owner, limit, comment, acl, settings = _properties(harness, target)
+        assert (owner, limit, comment, settings) == ('dsr_app', 42, 'the registry', '{work_mem=7MB}')
+        assert 'dsr_monitor=c/' in acl and not acl.startswith('{=')
+        assert any(c.endswith('OWNER TO "dsr_app"') for c in created['commands']), created['commands']
+
+        drop(harness, target)
+        plain = run_module('pg_restore', restore_args(harness, source_backup, target, carry_properties=False))
+        assert plain.get('failed') is not True, plain
+        assert _properties(harness, target)[0] == 'postgres'
+
+        # a manifest naming a role this server does not have: restored, owned by the restoring role, and said so
+        drop(harness, target)
+        copy = tmp_path / os.path.basename(source_backup['path'])
+        shutil.copy(source_backup['path'], copy)
+        manifest = json.loads(Path(source_backup['manifest_path']).read_text())
+        manifest['database_properties']['owner'] = 'gone_role'
+        manifest['database_properties']['grants'].append(['gone_role', 'CONNECT', False])
+        Path(str(copy) + '.manifest.json').write_text(json.dumps(manifest))
+        fitted = run_module('pg_restore', restore_args(harness, {'path': str(copy)}, target))
+        assert fitted.get('failed') is not True, fitted
+        assert _properties(harness, target)[0] == 'postgres'
+        assert 'gone_role, which does not exist on this server' in repr(fitted.get('warnings'))
+
+        # and a privilege that is not a database privilege is a malformed manifest, never SQL
+        drop(harness, target)
+        manifest['database_properties']['grants'] = [['dsr_monitor', 'CONNECT; DROP DATABASE postgres', False]]
+        Path(str(copy) + '.manifest.json').write_text(json.dumps(manifest))
+        refused = run_module('pg_restore', restore_args(harness, {'path': str(copy)}, target))
+        assert refused['failed'] is True and 'database_properties.grants' in refused['msg']
+        assert target not in databases(harness)
+    finally:
+        drop_like(harness, target)
+
+
+def test_a_login_that_may_not_give_the_owner_still_restores_and_says_so(harness, source_backup, run_module):
+    target = 'adv_nopriv'
+    drop_like(harness, target)
+    sql(harness, 'postgres', 'DROP ROLE IF EXISTS adv_restorer', "CREATE ROLE adv_restorer LOGIN CREATEDB PASSWORD 'adv-restorer-pw'")
+    try:
+        args = dict(restore_args(harness, source_backup, target), login_user='adv_restorer', login_password='adv-restorer-pw', no_owner=True)
+        restored = run_module('pg_restore', args)
+        assert restored.get('failed') is not True, restored['msg']
+        assert _properties(harness, target)[0] == 'adv_restorer'
+        assert 'created without the source database' in repr(restored.get('warnings')) and 'dsr_app' in repr(restored.get('warnings'))
+        assert sql(harness, target, 'SELECT count(*) FROM members')[0][0] == 12000
+    finally:
+        drop_like(harness, target)
+        sql(harness, 'postgres', 'DROP ROLE IF EXISTS adv_restorer')

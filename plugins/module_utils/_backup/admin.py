@@ -284,8 +284,9 @@ class Restorer:
     def carry_over_statements(properties, database):
         """The statements that give ``database`` the owner, grants, settings, connection limit and comment in ``properties``."""
         ident = sql.Identifier(database)
-        statements = [sql.SQL('ALTER DATABASE {} OWNER TO {}').format(ident, sql.Identifier(properties['owner'])),
-                      sql.SQL('ALTER DATABASE {} CONNECTION LIMIT {}').format(ident, sql.Literal(properties['connection_limit']))]
+        statements = [sql.SQL('ALTER DATABASE {} CONNECTION LIMIT {}').format(ident, sql.Literal(properties['connection_limit']))]
+        if properties['owner']:
+            statements.insert(0, sql.SQL('ALTER DATABASE {} OWNER TO {}').format(ident, sql.Identifier(properties['owner'])))
         if not properties['default_acl']:
             statements.append(sql.SQL('REVOKE ALL ON DATABASE {} FROM PUBLIC').format(ident))
             for grantee, privilege, grantable in properties['grants']:
@@ -321,10 +322,41 @@ class Restorer:
         finally:
             self.conn.autocommit = True
 
-    def rename_into_place(self, scratch, target):
-        """A new target: the scratch database takes its name, and loses its scratch mark, in one transaction."""
-        self.in_one_transaction([sql.SQL('ALTER DATABASE {} RENAME TO {}').format(sql.Identifier(scratch), sql.Identifier(target)),
-                                 sql.SQL('COMMENT ON DATABASE {} IS NULL').format(sql.Identifier(target))])
+    def rename_into_place(self, scratch, target, properties=None):
+        """A new target: the scratch database takes its name and ``properties`` (or loses its scratch mark), in one transaction.
+
+        When the login role may not give the database those properties (ALTER
+        DATABASE ... OWNER TO needs membership in the new owner), the restored
+        data is not thrown away for it: the rename happens alone, with a warning.
+        """
+        rename = sql.SQL('ALTER DATABASE {} RENAME TO {}').format(sql.Identifier(scratch), sql.Identifier(target))
+        plain = [rename, sql.SQL('COMMENT ON DATABASE {} IS NULL').format(sql.Identifier(target))]
+        if not properties:
+            self.in_one_transaction(plain)
+            return
+        try:
+            self.in_one_transaction([rename] + self.carry_over_statements(properties, target))
+        except psycopg2.errors.InsufficientPrivilege as exc:
+            self.warnings.append('%s was created without the source database\'s owner and grants: %s (the login role needs '
+                                 'membership in %s, or be a superuser)' % (target, (exc.pgerror or str(exc)).strip(), properties['owner']))
+            self.in_one_transaction(plain)
+
+    def fit_to_server(self, properties):
+        """``properties`` recorded elsewhere, less the roles this server does not have; returns (properties, warnings)."""
+        roles = {row[0] for row in self._all('SELECT rolname FROM pg_roles')}
+        warnings = []
+        fitted = dict(properties)
+        if properties['owner'] not in roles:
+            warnings.append('the source database was owned by %s, which does not exist on this server: the restored database keeps its '
+                            'owner (the restoring role); restore the globals (globals=true) first to keep it' % properties['owner'])
+            fitted['owner'] = None
+        fitted['grants'] = [g for g in properties['grants'] if g[0] is None or g[0] in roles]
+        fitted['settings'] = [s for s in properties['settings'] if s[0] is None or s[0] in roles]
+        missing = sorted({g[0] for g in properties['grants'] if g[0] not in roles and g[0] is not None}
+                         | {s[0] for s in properties['settings'] if s[0] not in roles and s[0] is not None})
+        if missing:
+            warnings.append('grants and settings for roles this server does not have were left out: %s' % ', '.join(missing))
+        return fitted, warnings
 
     def swap(self, scratch, target, terminate, properties, deadline_seconds=SWAP_SECONDS):
         """Put ``scratch`` in ``target``'s place in one transaction, with ``properties`` carried over; return the aside name.

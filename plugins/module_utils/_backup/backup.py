@@ -27,6 +27,7 @@ import time
 
 from ansible_collections.dsr.ops.plugins.module_utils import _deps
 from ansible_collections.dsr.ops.plugins.module_utils._backup import codec, files, pgtools, retention
+from ansible_collections.dsr.ops.plugins.module_utils._backup.admin import Restorer
 from ansible_collections.dsr.ops.plugins.module_utils._backup import manifest as mf
 from ansible_collections.dsr.ops.plugins.module_utils._backup.errors import BackupInputError, BackupSpaceError, BackupToolError
 from ansible_collections.dsr.ops.plugins.module_utils._backup.lock import DatabaseLock
@@ -241,6 +242,8 @@ class Backup:
                     # our own size and row-count queries wait on table locks as pg_dump does: bound them alike
                     cur.execute('SELECT set_config(%s, %s, false)', ('lock_timeout', self.params['lock_wait_timeout']))
                 space = self._check_space(cur)
+            # what a dump does not carry: a restore into a new database gives it the same owner, grants and settings
+            properties = Restorer(conn, {}).database_properties(self.database)
             result.update(server_version=server_version_string(server_version_num), pg_dump_version=dump_version, space=space)
 
             plan_argv = self._dump_argv(pg_dump, '<exported snapshot>', os.path.join(self.temp_dir, '<temporary name>'))
@@ -256,7 +259,7 @@ class Backup:
             try:
                 with DatabaseLock(self.backup_dir, self.database):
                     result['removed_stale_temp_files'] = clean_leftovers({self.backup_dir, self.temp_dir}, self.database, self.warnings)
-                    result.update(self._dump(conn, pg_dump, dump_version, server_version_num, basename, final_path, started))
+                    result.update(self._dump(conn, pg_dump, dump_version, server_version_num, basename, final_path, started, properties))
                     result['retention'] = self._retention(apply=True, protect=final_path)
             finally:
                 os.umask(umask)
@@ -269,7 +272,7 @@ class Backup:
         result['msg'] = 'backed up %s to %s (%d bytes, %.1f s)' % (self.database, final_path, result['size_bytes'], result['duration_seconds'])
         return result
 
-    def _dump(self, conn, pg_dump, dump_version, server_version_num, basename, final_path, started):
+    def _dump(self, conn, pg_dump, dump_version, server_version_num, basename, final_path, started, properties):
         env = libpq_environment(self._connection_params())
         # both held by this run's flock while it lives: another run never takes them for a killed run's leftovers
         raw = files.TempFile(self.temp_dir, codec.stored_name(basename, 'none'))
@@ -336,6 +339,7 @@ class Backup:
                 'row_counts': row_counts,
                 'materialized_views': matviews,
                 'globals': globals_path and {'file': os.path.basename(globals_path), 'sha256': files.sha256_file(globals_path)[0]},
+                'database_properties': properties,
             }
             files.write_json_atomic(mf.manifest_path(final_path), data)
         finally:

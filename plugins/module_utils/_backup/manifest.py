@@ -124,6 +124,7 @@ class Manifest:
     materialized_views: list
     globals: dict | None
     data: dict
+    database_properties: dict | None = None
 
 
 def _int(data, key, fault):
@@ -200,9 +201,45 @@ def parse(data, source, name=None, database=None):
         if not isinstance(globals_, dict) or globals_.get('file') != file_name + GLOBALS_SUFFIX \
                 or not isinstance(globals_.get('sha256'), str) or not _SHA256_RE.match(globals_['sha256']):
             fault('globals must be null or {file: %s, sha256: <64 hex digits>}' % (file_name + GLOBALS_SUFFIX))
+    properties = data.get('database_properties')
+    if properties is not None:
+        properties = _database_properties(properties, fault)
     return Manifest(database=db, file=file_name, compression=compression, started_at=started_at, started=started,
                     stored_size_bytes=stored, raw_size_bytes=raw, sha256=sha256, pg_dump_version=pg_dump_version,
-                    row_counts=row_counts, materialized_views=matviews, globals=globals_, data=data)
+                    row_counts=row_counts, materialized_views=matviews, globals=globals_, data=data,
+                    database_properties=properties)
+
+
+# database-level privileges: the only words a manifest may put into a GRANT
+DATABASE_PRIVILEGES = ('CONNECT', 'CREATE', 'TEMPORARY')
+
+
+def _database_properties(value, fault):
+    """The source database's owner, grants, settings, connection limit and comment, checked: they become SQL on restore."""
+    def name_ok(role, optional=False):
+        return (optional and role is None) or (isinstance(role, str) and role and '\0' not in role and len(role.encode('utf-8')) <= NAME_MAX)
+    if not isinstance(value, dict) or not name_ok(value.get('owner')):
+        fault('database_properties must be an object with the owner role')
+    limit = value.get('connection_limit')
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < -1:
+        fault('database_properties.connection_limit must be -1 or more, got %r' % (limit,))
+    comment = value.get('comment')
+    if comment is not None and (not isinstance(comment, str) or '\0' in comment):
+        fault('database_properties.comment must be text or null')
+    if not isinstance(value.get('default_acl'), bool):
+        fault('database_properties.default_acl must be true or false')
+    grants = value.get('grants')
+    if not isinstance(grants, list) or not all(
+            isinstance(g, list) and len(g) == 3 and name_ok(g[0], optional=True) and g[1] in DATABASE_PRIVILEGES and isinstance(g[2], bool)
+            for g in grants):
+        fault('database_properties.grants must be [role or null, one of %s, grantable] entries' % ', '.join(DATABASE_PRIVILEGES))
+    settings = value.get('settings')
+    if not isinstance(settings, list) or not all(
+            isinstance(e, list) and len(e) == 2 and name_ok(e[0], optional=True) and isinstance(e[1], str) and '=' in e[1] and '\0' not in e[1]
+            for e in settings):
+        fault('database_properties.settings must be [role or null, "name=value"] entries')
+    return {'owner': value['owner'], 'connection_limit': limit, 'comment': comment, 'default_acl': value['default_acl'],
+            'grants': [list(g) for g in grants], 'settings': [list(e) for e in settings]}
 
 
 def read_small_json(path):

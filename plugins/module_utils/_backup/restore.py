@@ -92,6 +92,18 @@ class RestoreRun:
         finally:
             conn.close()
 
+    def _source_properties(self, restorer, manifest):
+        """The source database's owner, grants and settings for a new target, as far as this server has the roles."""
+        if not self.params.get('carry_properties', True):
+            return None
+        if manifest.database_properties is None:
+            self.warnings.append('the manifest of this backup records no database owner or grants (made by an older version): '
+                                 'the restored database belongs to the restoring role')
+            return None
+        properties, warnings = restorer.fit_to_server(manifest.database_properties)
+        self.warnings.extend(warnings)
+        return properties
+
     def _drop_aside(self, restorer):
         target = self.params['target_database']
         if not target:
@@ -171,7 +183,7 @@ class RestoreRun:
             result.update(restore_and_validate(restorer, raw, manifest, scratch))
             swap_started = time.monotonic()
             if action == 'create':
-                restorer.rename_into_place(scratch, target)
+                restorer.rename_into_place(scratch, target, self._source_properties(restorer, manifest))
                 self.target_changed = True
                 result['aside_database'] = None
             else:

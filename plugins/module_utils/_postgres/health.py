@@ -29,6 +29,7 @@ from ansible_collections.dsr.ops.plugins.module_utils._status import (
 )
 from ansible_collections.dsr.ops.plugins.module_utils._postgres.connection import (
     PostgresConnectionError,
+    connect,
     describe,
     server_version_string,
 )
@@ -72,6 +73,8 @@ DEFAULTS = {
     'databases': None,
     'checks': list(CHECKS),
     'state_file': None,
+    'primary_host': None,
+    'primary_port': None,
 }
 
 CLIENT_BACKEND = 'client backend'
@@ -123,12 +126,26 @@ SELECT application_name, client_addr::text AS client_addr, state, sync_state,
 FROM pg_stat_replication ORDER BY application_name
 """
 
+# On a standby, now() - pg_last_xact_replay_timestamp() is the age of the last replayed commit: after a quiet
+# hour it is an hour, however little is unreplayed. It is reported (last_replay_age_seconds), never judged.
 _REPLICATION_STANDBY_SQL = """
 SELECT pg_last_wal_receive_lsn()::text AS receive_lsn, pg_last_wal_replay_lsn()::text AS replay_lsn,
        pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::bigint AS lag_bytes,
-       CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
-            ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8 END AS lag_seconds,
-       (SELECT status FROM pg_stat_wal_receiver) AS receiver_status
+       pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() AS caught_up,
+       EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8 AS last_replay_age_seconds,
+       pg_get_wal_replay_pause_state() AS replay_pause_state,
+       (SELECT status FROM pg_stat_wal_receiver) AS receiver_status,
+       (SELECT sender_host FROM pg_stat_wal_receiver) AS sender_host,
+       (SELECT sender_port FROM pg_stat_wal_receiver) AS sender_port,
+       (SELECT slot_name FROM pg_stat_wal_receiver) AS slot_name,
+       current_setting('cluster_name') AS cluster_name
+"""
+
+# The primary's view of one standby: its replay_lag is lag in time, measured by the primary
+_PRIMARY_VIEW_SQL = """
+SELECT EXTRACT(EPOCH FROM r.replay_lag)::float8 AS replay_lag, r.application_name
+FROM pg_stat_replication r LEFT JOIN pg_replication_slots s ON s.active_pid = r.pid
+WHERE (%(slot)s IS NOT NULL AND s.slot_name = %(slot)s) OR (%(slot)s IS NULL AND r.application_name = %(name)s)
 """
 
 _SLOTS_SQL = """
@@ -177,6 +194,8 @@ class HealthCheck:
     def __init__(self, options, now=time.time):
         self.options = dict(DEFAULTS)
         self.options.update({k: v for k, v in options.items() if k in DEFAULTS})
+        # the login, for the one other server a check may ask (a standby's primary, for its lag in seconds)
+        self.login = {k: v for k, v in options.items() if k not in DEFAULTS}
         self.now = now
         self.server = {}
         self.sessions = []
@@ -405,12 +424,22 @@ class HealthCheck:
         if self.server['in_recovery']:
             cur.execute(_REPLICATION_STANDBY_SQL)
             row = dict(cur.fetchone())
-            status = worst([evaluate(row['lag_bytes'], *lag_b), evaluate(row['lag_seconds'], *lag_s)])
+            row['lag_seconds'], row['lag_seconds_source'] = self._standby_lag_seconds(row)
+            statuses = [evaluate(row['lag_bytes'], *lag_b)]
+            if row['lag_seconds'] is not None:
+                statuses.append(evaluate(row['lag_seconds'], *lag_s))
+            notes = []
             if row['receiver_status'] not in (None, 'streaming'):
-                status = worst([status, WARNING])
-            msg = 'standby: %s bytes / %s s behind the received WAL, receiver %s' % (
-                row['lag_bytes'], _round(row['lag_seconds']), row['receiver_status'] or 'not visible')
-            return Check('replication', status, msg, role='standby', standbys=[], **row)
+                statuses.append(WARNING)
+            if row['replay_pause_state'] != 'not paused':
+                statuses.append(WARNING)
+                notes.append('replay is %s (pg_wal_replay_resume() resumes it)' % row['replay_pause_state'])
+            msg = 'standby: %s bytes behind the received WAL, %s s behind in time (%s), receiver %s' % (
+                row['lag_bytes'], _round(row['lag_seconds']) if row['lag_seconds'] is not None else 'unknown',
+                row['lag_seconds_source'], row['receiver_status'] or 'not visible')
+            for key in ('sender_host', 'sender_port', 'slot_name', 'cluster_name', 'caught_up'):
+                row.pop(key)
+            return Check('replication', worst(statuses), '; '.join([msg] + notes), role='standby', standbys=[], **row)
         cur.execute(_REPLICATION_PRIMARY_SQL)
         standbys = [dict(r) for r in cur.fetchall()]
         if standbys and not self.server['can_read_all_stats'] and all(s['replay_lsn'] is None for s in standbys):
@@ -432,6 +461,40 @@ class HealthCheck:
         expectation = ' (expected %s)' % expected if expected is not None else ''
         msg = '%d standbys streaming%s, largest lag %d bytes' % (streaming, expectation, worst_lag)
         return Check('replication', status, msg, role='primary', standbys=standbys, streaming=streaming, expected_standbys=expected)
+
+    def _standby_lag_seconds(self, row):
+        """Replay lag in seconds of this standby and where the figure comes from: ``(seconds or None, source)``.
+
+        Caught up (everything received is replayed) is 0. Otherwise the primary's
+        ``pg_stat_replication.replay_lag`` for this standby, read over a connection
+        to the primary (``primary_host``/``primary_port``, else where the WAL
+        receiver streams from) with the same login. When the primary cannot be
+        asked, the lag in time is not known: None, and only bytes are judged.
+        """
+        if row['caught_up']:
+            return 0.0, 'caught up: all received WAL is replayed'
+        host = self.options.get('primary_host') or row['sender_host']
+        port = self.options.get('primary_port') or row['sender_port']
+        if not host:
+            return None, 'unknown, the primary is not known (set primary_host, or read as a member of pg_read_all_stats)'
+        params = dict(self.login, login_host=host, port=port, login_unix_socket=None)
+        try:
+            conn, dummy = connect(params)
+        except PostgresConnectionError as exc:
+            return None, 'unknown, the primary %s:%s could not be asked (%s)' % (host, port, exc)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(_PRIMARY_VIEW_SQL, {'slot': row['slot_name'], 'name': row['cluster_name'] or 'walreceiver'})
+                views = cur.fetchall()
+        except psycopg2.Error as exc:
+            return None, 'unknown, the primary %s:%s did not answer (%s)' % (host, port, (exc.pgerror or str(exc)).strip())
+        finally:
+            conn.close()
+        if len(views) != 1:
+            return None, 'unknown, the primary %s:%s lists %d matching standbys' % (host, port, len(views))
+        if views[0][0] is None:
+            return None, 'unknown, the primary %s:%s has no replay_lag for this standby yet' % (host, port)
+        return views[0][0], "primary %s:%s pg_stat_replication.replay_lag" % (host, port)
 
     def _check_replication_slots(self, cur):
         opts = self.options

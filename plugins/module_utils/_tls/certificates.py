@@ -120,7 +120,8 @@ def describe(certificate, now, position=0):
         'not_before': iso(not_before),
         'not_after': iso(not_after),
         'seconds_remaining': int(seconds),
-        'days_remaining': int(seconds // SECONDS_PER_DAY),
+        # whole days toward zero, in the figure and the message alike: 119.99 days is 119, expired 2.005 days ago is -2
+        'days_remaining': int(seconds / SECONDS_PER_DAY),
         'expired': seconds <= 0,
         'not_yet_valid': not_before > now,
         'sans': dns_names + ip_addresses,
@@ -180,7 +181,8 @@ def evaluate_chain(certificates, now, warning_days, critical_days, server_name=N
         first = not_yet_valid[0]
         msg = 'certificate %d (%s) is not valid before %s' % (first['position'], first['subject'], first['not_before'])
     elif earliest['expired']:
-        msg = '%s expired on %s (%d days ago)' % (what, earliest['not_after'], -earliest['seconds_remaining'] // SECONDS_PER_DAY)
+        ago = -earliest['days_remaining']
+        msg = '%s expired on %s (%s)' % (what, earliest['not_after'], '%d days ago' % ago if ago else 'less than a day ago')
     else:
         msg = '%s expires on %s, in %d days' % (what, earliest['not_after'], earliest['days_remaining'])
     return status, msg, figures

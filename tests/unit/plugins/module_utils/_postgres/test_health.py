@@ -196,11 +196,69 @@ def test_lagging_standby():
     assert result['checks']['replication']['status'] == 'warning'
 
 
-def test_standby_side_lag():
-    row = {'receive_lsn': '0/9', 'replay_lsn': '0/1', 'lag_bytes': 8, 'lag_seconds': 600.0, 'receiver_status': 'streaming'}
-    result = run(server={'in_recovery': True}, **{'pg_last_wal_receive_lsn': [row]})
+STANDBY_ROW = {'receive_lsn': '0/9', 'replay_lsn': '0/1', 'lag_bytes': 8, 'caught_up': False, 'last_replay_age_seconds': 2559.5,
+               'replay_pause_state': 'not paused', 'receiver_status': 'streaming', 'sender_host': '10.0.0.1', 'sender_port': 5432,
+               'slot_name': 'standby1', 'cluster_name': ''}
+
+
+class PrimaryCursor:
+    """The primary's pg_stat_replication row for this standby."""
+
+    def __init__(self, rows):
+        self.rows = rows
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def execute(self, sql, args=None):
+        assert 'pg_stat_replication' in sql and args == {'slot': 'standby1', 'name': 'walreceiver'}
+
+    def fetchall(self):
+        return self.rows
+
+
+class PrimaryConn:
+    def __init__(self, rows):
+        self.rows = rows
+
+    def cursor(self):
+        return PrimaryCursor(self.rows)
+
+    def close(self):
+        pass
+
+
+def test_a_quiet_standby_is_not_lagging_by_the_age_of_its_last_commit(monkeypatch):
+    asked = []
+    monkeypatch.setattr(health, 'connect', lambda params: asked.append(params) or (PrimaryConn([(0.44, 'standby1')]), 0.01))
+    result = run({'login_password': 'pw', 'replication_lag_seconds_warning': 60, 'replication_lag_seconds_critical': 300},
+                 server={'in_recovery': True}, **{'pg_last_wal_receive_lsn': [dict(STANDBY_ROW)]})
     check = result['checks']['replication']
-    assert check['role'] == 'standby' and check['status'] == 'critical'
+    assert check['status'] == 'ok' and check['lag_seconds'] == 0.44
+    assert check['lag_seconds_source'] == 'primary 10.0.0.1:5432 pg_stat_replication.replay_lag'
+    assert check['last_replay_age_seconds'] == 2559.5
+    # the primary is asked with the same login, at the address the standby streams from
+    assert asked[0]['login_host'] == '10.0.0.1' and asked[0]['login_password'] == 'pw'
+
+
+def test_without_the_primary_the_lag_in_seconds_is_unknown_and_not_judged(monkeypatch):
+    def refuse(params):
+        raise health.PostgresConnectionError('unable to connect to PostgreSQL: refused')
+    monkeypatch.setattr(health, 'connect', refuse)
+    result = run(server={'in_recovery': True}, **{'pg_last_wal_receive_lsn': [dict(STANDBY_ROW)]})
+    check = result['checks']['replication']
+    assert check['lag_seconds'] is None and check['lag_seconds_source'].startswith('unknown, the primary 10.0.0.1:5432 could not be asked')
+    assert check['status'] == 'ok', 'judged on bytes only (8 bytes)'
+
+
+def test_caught_up_is_zero_and_a_paused_replay_is_a_warning():
+    row = dict(STANDBY_ROW, caught_up=True, lag_bytes=0, replay_pause_state='paused')
+    check = run(server={'in_recovery': True}, **{'pg_last_wal_receive_lsn': [row]})['checks']['replication']
+    assert check['lag_seconds'] == 0.0 and check['lag_seconds_source'].startswith('caught up')
+    assert check['status'] == 'warning' and 'replay is paused' in check['msg']
 
 
 def test_inactive_slot_is_a_warning_and_lost_is_critical():

@@ -100,7 +100,19 @@ def test_expired_message_counts_whole_days_ago():
     status, msg, figures = certs.evaluate_chain([cert], NOW, 30, 7)
     assert status == 'critical'
     assert '(2 days ago)' in msg
-    assert figures['days_remaining'] == -3
+    # the same rule in the figure as in the message: whole days toward zero
+    assert figures['days_remaining'] == -2
+
+
+@pytest.mark.parametrize('remaining, days, words', [
+    (119 * DAY + datetime.timedelta(hours=23, minutes=52), 119, 'in 119 days'),
+    (-(DAY // 2), 0, '(less than a day ago)'),
+    (-(2 * DAY + datetime.timedelta(minutes=7)), -2, '(2 days ago)'),
+])
+def test_days_count_toward_zero_in_the_figure_and_the_message(remaining, days, words):
+    cert, _unused = make('leaf', remaining)
+    dummy, msg, figures = certs.evaluate_chain([cert], NOW, 30, 7)
+    assert figures['days_remaining'] == days and words in msg
 
 
 @pytest.mark.parametrize('server_name, dns, ips, expected', [
