@@ -12,19 +12,13 @@ they are never part of a URL, a message or a result.
 
 from __future__ import annotations
 
-import base64
-import json
 import os
-import socket
-import ssl
-import urllib.error
-import urllib.parse
-import urllib.request
 
 from ansible.module_utils.basic import env_fallback
 
+from ansible_collections.dsr.ops.plugins.module_utils._http import HttpConnectionError, JsonHttpClient, authorization, snippet, url_problems
+
 DEFAULT_TIMEOUT = 30.0
-USER_AGENT = 'dsr.ops'
 
 ENVIRONMENT = {
     'url': 'PROMETHEUS_URL',
@@ -91,14 +85,8 @@ def validate_connection_params(params):
     if not url:
         problems.append('url is required: set the url option or the %s environment variable' % ENVIRONMENT['url'])
     else:
-        parsed = urllib.parse.urlsplit(url)
-        if parsed.scheme not in ('http', 'https') or not parsed.netloc:
-            problems.append('url must be an http:// or https:// URL such as https://prometheus.example:9090, got %r' % _safe_url(url))
-        elif parsed.username is not None or parsed.password is not None:
-            problems.append('url must not hold credentials: give them as username and password (or %s and %s)'
-                            % (ENVIRONMENT['username'], ENVIRONMENT['password']))
-        elif parsed.query or parsed.fragment:
-            problems.append('url must be the base URL of Prometheus (with its path prefix, if any), without a query string')
+        problems += url_problems('url', url, 'https://prometheus.example:9090', 'give them as username and password (or %s and %s)'
+                                 % (ENVIRONMENT['username'], ENVIRONMENT['password']))
     if params.get('password') and not params.get('username'):
         problems.append('password needs username (basic authentication)')
     if params.get('username') and params.get('password') is None:
@@ -111,29 +99,20 @@ def validate_connection_params(params):
     return problems
 
 
-def _safe_url(url):
-    """The URL without any user:password part, for messages."""
-    parsed = urllib.parse.urlsplit(url)
-    netloc = parsed.netloc.rsplit('@', 1)[-1]
-    return urllib.parse.urlunsplit((parsed.scheme, netloc, parsed.path, '', ''))
-
-
 class PrometheusClient:
-    """A minimal client of the HTTP API's instant queries (``/api/v1/query``)."""
+    """A minimal client of the HTTP API's instant queries (``/api/v1/query``), on the shared JSON-over-HTTP client."""
 
     def __init__(self, url, username=None, password=None, bearer_token=None, ca_cert=None, validate_certs=True,
                  timeout=DEFAULT_TIMEOUT, opener=None):
-        self.url = url.rstrip('/')
+        self.http = JsonHttpClient(url, 'Prometheus', authorization(username, password, bearer_token), ca_cert=ca_cert,
+                                   validate_certs=validate_certs, timeout=timeout, opener=opener)
+        self.url = self.http.url
         self.timeout = timeout
-        self.headers = {'Accept': 'application/json', 'User-Agent': USER_AGENT}
-        if bearer_token:
-            self.headers['Authorization'] = 'Bearer ' + bearer_token
-        elif username:
-            token = base64.b64encode(('%s:%s' % (username, password or '')).encode('utf-8')).decode('ascii')
-            self.headers['Authorization'] = 'Basic ' + token
-        self.ca_cert = ca_cert
-        self.validate_certs = validate_certs
-        self._opener = opener
+
+    @property
+    def headers(self):
+        """The headers every request carries (the Authorization header among them)."""
+        return self.http.headers
 
     @classmethod
     def from_params(cls, params):
@@ -141,53 +120,21 @@ class PrometheusClient:
         return cls(params['url'], params.get('username'), params.get('password'), params.get('bearer_token'),
                    params.get('ca_cert'), params.get('validate_certs', True), params.get('timeout') or DEFAULT_TIMEOUT)
 
-    def _context(self):
-        if not self.validate_certs:
-            context = ssl.create_default_context()
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-            return context
-        try:
-            return ssl.create_default_context(cafile=self.ca_cert)
-        except (OSError, ssl.SSLError) as exc:
-            raise PrometheusConnectionError('cannot load ca_cert %s: %s' % (self.ca_cert, getattr(exc, 'strerror', None) or exc)) from None
-
-    def _open(self, request):
-        if self._opener is not None:
-            return self._opener(request, self.timeout)
-        handlers = [urllib.request.HTTPSHandler(context=self._context())] if self.url.startswith('https:') else []
-        return urllib.request.build_opener(*handlers).open(request, timeout=self.timeout)
-
     def query(self, promql):
         """Run an instant query; return ``(data, warnings)`` where data has resultType and result."""
-        body = urllib.parse.urlencode({'query': promql}).encode('utf-8')
-        request = urllib.request.Request(self.url + '/api/v1/query', data=body, method='POST', headers=dict(self.headers))
-        request.add_header('Content-Type', 'application/x-www-form-urlencoded')
         try:
-            with self._open(request) as response:
-                status, raw = response.status, response.read()
-        except urllib.error.HTTPError as exc:
-            status, raw = exc.code, exc.read()
-            exc.close()
-        except urllib.error.URLError as exc:
-            raise PrometheusConnectionError('unable to reach Prometheus at %s: %s%s' % (self.url, _reason(exc.reason), _tls_hint(exc.reason))) from None
-        except (socket.timeout, TimeoutError):
-            raise PrometheusConnectionError('no answer from Prometheus at %s within %s s (timeout)' % (self.url, self.timeout)) from None
-        except OSError as exc:
-            raise PrometheusConnectionError('unable to reach Prometheus at %s: %s' % (self.url, exc.strerror or exc)) from None
-        return self._decode(status, raw)
+            status, payload, raw, dummy = self.http.request('POST', '/api/v1/query', form={'query': promql})
+        except HttpConnectionError as exc:
+            raise PrometheusConnectionError(str(exc)) from None
+        return self._decode(status, payload, raw)
 
-    def _decode(self, status, raw):
-        try:
-            payload = json.loads(raw.decode('utf-8'))
-        except (UnicodeDecodeError, ValueError):
-            payload = None
+    def _decode(self, status, payload, raw):
         if status in (401, 403):
             raise PrometheusConnectionError('Prometheus at %s refused the credentials (HTTP %d): check username/password or bearer_token'
                                             % (self.url, status))
         if not isinstance(payload, dict) or 'status' not in payload:
             raise PrometheusConnectionError('%s did not answer like the Prometheus HTTP API (HTTP %d%s): is url the base URL of Prometheus?'
-                                            % (self.url, status, ', ' + _snippet(raw) if raw else ''))
+                                            % (self.url, status, ', ' + snippet(raw) if raw else ''))
         if payload['status'] != 'success':
             error = '%s: %s' % (payload.get('errorType', 'error'), payload.get('error', 'no reason given'))
             raise PrometheusQueryError('Prometheus refused the query (HTTP %d, %s)' % (status, error))
@@ -195,20 +142,3 @@ class PrometheusClient:
         if not isinstance(data, dict) or 'resultType' not in data:
             raise PrometheusConnectionError('%s answered without data (HTTP %d)' % (self.url, status))
         return data, list(payload.get('warnings') or [])
-
-
-def _reason(reason):
-    if isinstance(reason, OSError) and reason.strerror:
-        return reason.strerror
-    return str(reason)
-
-
-def _tls_hint(reason):
-    if isinstance(reason, ssl.SSLCertVerificationError):
-        return ' (set ca_cert to the CA that signed the Prometheus certificate)'
-    return ''
-
-
-def _snippet(raw):
-    text = raw[:120].decode('utf-8', errors='replace').strip()
-    return repr(text)

@@ -1,0 +1,167 @@
+# Copyright: Contributors to the dsr.ops collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""A small client for JSON-over-HTTP services (Prometheus today; Elasticsearch and others next).
+
+What every such client must get right, in one place:
+
+* authentication in the ``Authorization`` header only (basic, bearer, or an
+  API key), never in a URL, a message or a result;
+* TLS: a CA bundle, an optional client certificate, or no verification when
+  asked; a certificate error says which option fixes it;
+* a timeout on every request, and a clear message when it expires;
+* messages name the service and a URL without any user part (:func:`safe_url`).
+
+The standard library is enough (urllib), so the modules need no extra package.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import ssl
+import urllib.error
+import urllib.parse
+import urllib.request
+
+USER_AGENT = 'dsr.ops'
+
+
+class HttpConnectionError(Exception):
+    """The service could not be reached (refused, DNS, TLS, timeout); ``str()`` is safe to show."""
+
+
+def safe_url(url):
+    """The URL without any user:password part, query or fragment, for messages."""
+    parsed = urllib.parse.urlsplit(url)
+    netloc = parsed.netloc.rsplit('@', 1)[-1]
+    return urllib.parse.urlunsplit((parsed.scheme, netloc, parsed.path, '', ''))
+
+
+def url_problems(option, url, example, credentials_hint):
+    """Messages for a base URL option that cannot work: scheme, host, credentials in it, a query string."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ('http', 'https') or not parsed.netloc:
+        return ['%s must be an http:// or https:// URL such as %s, got %r' % (option, example, safe_url(url))]
+    if parsed.username is not None or parsed.password is not None:
+        return ['%s must not hold credentials: %s' % (option, credentials_hint)]
+    if parsed.query or parsed.fragment:
+        return ['%s must be the base URL (with its path prefix, if any), without a query string' % option]
+    return []
+
+
+def authorization(username=None, password=None, bearer_token=None, api_key=None):
+    """The Authorization header value for the credentials given, or None."""
+    if bearer_token:
+        return 'Bearer ' + bearer_token
+    if api_key:
+        return 'ApiKey ' + api_key
+    if username:
+        return 'Basic ' + base64.b64encode(('%s:%s' % (username, password or '')).encode('utf-8')).decode('ascii')
+    return None
+
+
+class JsonHttpClient:
+    """Requests to one service's base URL; answers are ``(status, parsed JSON or None, raw bytes, headers)``.
+
+    ``opener(request, timeout)`` replaces the network in unit tests.
+    """
+
+    def __init__(self, url, service, authorization_header=None, ca_cert=None, client_cert=None, client_key=None,
+                 validate_certs=True, timeout=30.0, opener=None, headers=None):
+        self.url = url.rstrip('/')
+        self.service = service
+        self.timeout = timeout
+        self.headers = {'Accept': 'application/json', 'User-Agent': USER_AGENT}
+        self.headers.update(headers or {})
+        if authorization_header:
+            self.headers['Authorization'] = authorization_header
+        self.ca_cert = ca_cert
+        self.client_cert = client_cert
+        self.client_key = client_key
+        self.validate_certs = validate_certs
+        self._opener = opener
+
+    def where(self):
+        """The service and its URL, for messages."""
+        return '%s at %s' % (self.service, safe_url(self.url))
+
+    def _context(self):
+        if not self.validate_certs:
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        else:
+            try:
+                context = ssl.create_default_context(cafile=self.ca_cert)
+            except (OSError, ssl.SSLError) as exc:
+                raise HttpConnectionError('cannot load ca_cert %s: %s' % (self.ca_cert, getattr(exc, 'strerror', None) or exc)) from None
+        if self.client_cert:
+            try:
+                context.load_cert_chain(self.client_cert, self.client_key)
+            except (OSError, ssl.SSLError) as exc:
+                raise HttpConnectionError('cannot load the client certificate %s: %s'
+                                          % (self.client_cert, getattr(exc, 'strerror', None) or exc)) from None
+        return context
+
+    def _open(self, request):
+        if self._opener is not None:
+            return self._opener(request, self.timeout)
+        handlers = [urllib.request.HTTPSHandler(context=self._context())] if self.url.startswith('https:') else []
+        return urllib.request.build_opener(*handlers).open(request, timeout=self.timeout)
+
+    def request(self, method, path, form=None, body=None, content_type=None, headers=None):
+        """Send one request; an HTTP error status is an answer, not an exception. Unreachable is HttpConnectionError."""
+        data = None
+        extra = dict(headers or {})
+        if form is not None:
+            data = urllib.parse.urlencode(form).encode('utf-8')
+            extra.setdefault('Content-Type', 'application/x-www-form-urlencoded')
+        elif body is not None:
+            data = body if isinstance(body, bytes) else json.dumps(body).encode('utf-8')
+            extra.setdefault('Content-Type', content_type or 'application/json')
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers=dict(self.headers, **extra))
+        try:
+            with self._open(request) as response:
+                status, raw, response_headers = response.status, response.read(), _headers(response)
+        except urllib.error.HTTPError as exc:
+            status, raw, response_headers = exc.code, exc.read(), _headers(exc)
+            exc.close()
+        except urllib.error.URLError as exc:
+            raise HttpConnectionError('unable to reach %s: %s%s' % (self.where(), _reason(exc.reason), _tls_hint(exc.reason))) from None
+        except (socket.timeout, TimeoutError):
+            raise HttpConnectionError('no answer from %s within %s s (timeout)' % (self.where(), self.timeout)) from None
+        except OSError as exc:
+            raise HttpConnectionError('unable to reach %s: %s' % (self.where(), exc.strerror or exc)) from None
+        return status, decode_json(raw), raw, response_headers
+
+
+def _headers(response):
+    headers = getattr(response, 'headers', None)
+    return dict(headers.items()) if headers is not None else {}
+
+
+def decode_json(raw):
+    """Parsed JSON, or None when the body is not JSON."""
+    try:
+        return json.loads(raw.decode('utf-8'))
+    except (UnicodeDecodeError, ValueError):
+        return None
+
+
+def snippet(raw):
+    """The start of a body that was not what was expected, for a message."""
+    return repr(raw[:120].decode('utf-8', errors='replace').strip())
+
+
+def _reason(reason):
+    if isinstance(reason, OSError) and reason.strerror:
+        return reason.strerror
+    return str(reason)
+
+
+def _tls_hint(reason):
+    if isinstance(reason, ssl.SSLCertVerificationError):
+        return ' (set ca_cert to the CA that signed the server certificate)'
+    return ''
