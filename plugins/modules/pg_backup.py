@@ -303,8 +303,8 @@ from ansible_collections.dsr.ops.plugins.module_utils._backup.errors import Back
 from ansible_collections.dsr.ops.plugins.module_utils._backup.manifest import check_database_name
 from ansible_collections.dsr.ops.plugins.module_utils._options import empty_problems
 from ansible_collections.dsr.ops.plugins.module_utils._postgres.connection import (
+    Connector,
     PostgresError,
-    connect,
     postgres_argument_spec,
     validate_connection_params,
 )
@@ -362,7 +362,7 @@ def validate(params):
 def main():
     module = DsrModule(argument_spec(), libraries=libraries, convert={'max_age': parse_duration}, validate=validate)
     params = module.params
-    result = module.run(lambda: Backup(params, check_mode=module.check_mode).run(connect),
+    result = module.run(lambda: Backup(params, check_mode=module.check_mode).run(Connector(params)),
                         # OSError: disk full, permission denied... the message names the file
                         (BackupError, PostgresError, OSError),
                         lambda exc: 'backup of %s failed: %s' % (params['database'], reason(exc)))

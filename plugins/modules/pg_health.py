@@ -346,7 +346,7 @@ checks:
 from ansible_collections.dsr.ops.plugins.module_utils._module import DsrModule, reason
 from ansible_collections.dsr.ops.plugins.module_utils._status import FAIL_ON_CHOICES, ThresholdError, gate, validate_thresholds
 from ansible_collections.dsr.ops.plugins.module_utils._postgres.connection import (
-    connect,
+    Connector,
     postgres_argument_spec,
     validate_connection_params,
 )
@@ -439,7 +439,7 @@ def main():
     checker = HealthCheck(params)
 
     def check():
-        result = checker.run(lambda: connect(params))
+        result = checker.run(Connector(params))
         result['state_file_written'] = False if module.check_mode else checker.write_state()
         return result
 

@@ -471,8 +471,8 @@ reports:
 
 from ansible_collections.dsr.ops.plugins.module_utils._module import DsrModule, reason
 from ansible_collections.dsr.ops.plugins.module_utils._postgres.connection import (
+    Connector,
     PostgresError,
-    connect,
     postgres_argument_spec,
     validate_connection_params,
 )
@@ -515,7 +515,7 @@ def main():
     params = module.params
     runner = Maintenance(params, check_mode=module.check_mode)
     # an error raised before any maintenance statement ran: names, settings, connection
-    result = module.run(lambda: runner.run(lambda: connect(params)), (PostgresError,), reason)
+    result = module.run(lambda: runner.run(Connector(params)), (PostgresError,), reason)
     msg = result.pop('msg')
     if result.pop('failed'):
         module.fail_json(msg=msg, **result)

@@ -344,7 +344,7 @@ def test_random_manifest_edits_never_lose_a_backup(harness, real_backups, tmp_pa
     """Property-style: any edit of the manifests, retention (pruned or after a new backup) never deletes what it must not."""
     _collection_on_path()
     from ansible_collections.dsr.ops.plugins.module_utils._backup.backup import Backup  # pylint: disable=import-outside-toplevel
-    from ansible_collections.dsr.ops.plugins.module_utils._postgres.connection import connect as pg_connect  # pylint: disable=import-outside-toplevel
+    from ansible_collections.dsr.ops.plugins.module_utils._postgres.connection import Connector  # pylint: disable=import-outside-toplevel
 
     rng = random.Random(SEED)
     victim = tmp_path / 'victim.txt'
@@ -362,7 +362,7 @@ def test_random_manifest_edits_never_lose_a_backup(harness, real_backups, tmp_pa
                       keep_last=rng.choice([1, 1, 2]), max_age=rng.choice([None, 3600]), compression='zstd', compression_level=None,
                       compression_threads=1, temp_dir=None, globals=False, space_check=False, pg_bin_dir=None, lock_wait_timeout=None)
         try:
-            result = Backup(params).run(pg_connect)
+            result = Backup(params).run(Connector(params))
         except Exception as exc:  # pylint: disable=broad-exception-caught
             raise AssertionError('round %d raised %r' % (round_number, exc)) from None
         assert victim.read_bytes() == outside, 'round %d: a file outside the directory changed' % round_number

@@ -19,7 +19,6 @@ from ansible_collections.dsr.ops.plugins.module_utils import _deps
 from ansible_collections.dsr.ops.plugins.module_utils._backup import pgtools
 from ansible_collections.dsr.ops.plugins.module_utils._backup import manifest as mf
 from ansible_collections.dsr.ops.plugins.module_utils._backup.errors import BackupInputError, BackupIntegrityError, BackupToolError
-from ansible_collections.dsr.ops.plugins.module_utils._postgres.connection import connect, libpq_environment
 
 if _deps.HAS_PSYCOPG2:
     import psycopg2
@@ -87,11 +86,17 @@ def aside_name(target):
 
 
 class Restorer:
-    """Restore operations over an autocommit maintenance connection (to a database other than the target)."""
+    """Restore operations over an autocommit maintenance connection (to a database other than the target).
 
-    def __init__(self, conn, params, pg_bin_dir=None, jobs=2, warnings=None, commands=None):
+    ``connector`` (a _postgres.connection.Connector) reaches the other databases
+    and gives the child programs their environment; ``no_owner`` restores
+    without the dump's owners and privileges (the restore test's scratch copy).
+    """
+
+    def __init__(self, conn, connector, pg_bin_dir=None, jobs=2, warnings=None, commands=None, no_owner=False):
         self.conn = conn
-        self.params = params
+        self.connector = connector
+        self.no_owner = no_owner
         self.pg_bin_dir = pg_bin_dir
         self.jobs = jobs
         self.warnings = warnings if warnings is not None else []
@@ -141,9 +146,7 @@ class Restorer:
         return self._one('SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()', (name,))[0]
 
     def _connect_to(self, database):
-        params = dict(self.params)
-        params['login_db'] = database
-        conn, dummy = connect(params)
+        conn, dummy = self.connector.connect(database)
         return conn
 
     # -- scratch databases ---------------------------------------------------
@@ -197,12 +200,11 @@ class Restorer:
         """``pg_restore -j N --exit-on-error`` of a seekable custom-format file into ``database``."""
         program = pgtools.find_program('pg_restore', self.pg_bin_dir)
         argv = [program, '--no-password', '--exit-on-error', '--jobs=%d' % self.jobs, '--dbname=%s' % database]
-        if self.params.get('no_owner'):
+        if self.no_owner:
             argv += ['--no-owner', '--no-privileges']
         argv.append(raw_path)
         self.commands.append(pgtools.display_command(argv))
-        env = libpq_environment(self.params)
-        env['PGDATABASE'] = database
+        env = self.connector.environment(database)
         env['PGOPTIONS'] = ' '.join(part for part in (env.get('PGOPTIONS', ''), RESTORE_SESSION) if part)
         started = time.monotonic()
         stderr = pgtools.Tool(argv, env).wait('pg_restore into %s' % database)
@@ -215,7 +217,7 @@ class Restorer:
         program = pgtools.find_program('psql', self.pg_bin_dir)
         argv = [program, '--no-password', '--no-psqlrc', '--quiet', '--dbname=postgres', '--file=%s' % globals_path]
         self.commands.append(pgtools.display_command(argv))
-        tool = pgtools.Tool(argv, libpq_environment(self.params))
+        tool = pgtools.Tool(argv, self.connector.environment())
         stderr = tool.wait('psql replaying %s' % globals_path)
         errors = [line for line in stderr.splitlines() if 'ERROR:' in line]
         unexpected = [line for line in errors if 'already exists' not in line]
@@ -228,7 +230,7 @@ class Restorer:
         program = pgtools.find_program('vacuumdb', self.pg_bin_dir)
         argv = [program, '--no-password', '--analyze-only', '--quiet', '--jobs=%d' % self.jobs, '--dbname=%s' % database]
         self.commands.append(pgtools.display_command(argv))
-        env = libpq_environment(self.params)
+        env = self.connector.environment()
         started = time.monotonic()
         pgtools.Tool(argv, env).wait('ANALYZE of %s' % database)
         return time.monotonic() - started

@@ -31,7 +31,7 @@ from ansible_collections.dsr.ops.plugins.module_utils._backup.admin import Resto
 from ansible_collections.dsr.ops.plugins.module_utils._backup import manifest as mf
 from ansible_collections.dsr.ops.plugins.module_utils._backup.errors import BackupInputError, BackupSpaceError, BackupToolError
 from ansible_collections.dsr.ops.plugins.module_utils._backup.lock import DatabaseLock
-from ansible_collections.dsr.ops.plugins.module_utils._postgres.connection import libpq_environment, server_version_string
+from ansible_collections.dsr.ops.plugins.module_utils._postgres.connection import server_version_string
 
 if _deps.HAS_PSYCOPG2:
     import psycopg2
@@ -152,11 +152,6 @@ class Backup:
 
     # -- helpers -------------------------------------------------------------
 
-    def _connection_params(self):
-        conn_params = dict(self.params)
-        conn_params['login_db'] = self.database
-        return conn_params
-
     def _dump_argv(self, pg_dump, snapshot, target):
         # --no-sync: the raw dump is a temporary file; what is kept (the compressed copy) is fsynced by us
         argv = [pg_dump, '--format=custom', '--compress=0', '--no-sync', '--no-password', '--snapshot=%s' % snapshot, '--file=%s' % target]
@@ -214,8 +209,8 @@ class Backup:
         return {'changed': bool(count), 'database': self.database, 'retention': outcome, 'warnings': self.warnings,
                 'msg': '%s %d backups of %s, kept %d' % ('would delete' if self.check_mode else 'deleted', count, self.database, len(outcome['kept']))}
 
-    def run(self, connect):
-        """Back up the database; ``connect(params)`` returns (connection, seconds)."""
+    def run(self, connector):
+        """Back up the database, reached through ``connector`` (a _postgres.connection.Connector)."""
         if self.params.get('state') == 'pruned':
             return self.prune()
         started = self.now()
@@ -233,7 +228,8 @@ class Backup:
 
         pg_dump = pgtools.find_program('pg_dump', self.params.get('pg_bin_dir'))
         dump_major, dummy, dump_version = pgtools.program_version(pg_dump)
-        conn, dummy = connect(self._connection_params())
+        self.connector = connector
+        conn, dummy = connector.connect(self.database)
         try:
             server_version_num = conn.info.server_version
             pgtools.require_not_older(pg_dump, dump_major, server_version_num)
@@ -243,7 +239,7 @@ class Backup:
                     cur.execute('SELECT set_config(%s, %s, false)', ('lock_timeout', self.params['lock_wait_timeout']))
                 space = self._check_space(cur)
             # what a dump does not carry: a restore into a new database gives it the same owner, grants and settings
-            properties = Restorer(conn, {}).database_properties(self.database)
+            properties = Restorer(conn, connector).database_properties(self.database)
             result.update(server_version=server_version_string(server_version_num), pg_dump_version=dump_version, space=space)
 
             plan_argv = self._dump_argv(pg_dump, '<exported snapshot>', os.path.join(self.temp_dir, '<temporary name>'))
@@ -273,7 +269,7 @@ class Backup:
         return result
 
     def _dump(self, conn, pg_dump, dump_version, server_version_num, basename, final_path, started, properties):
-        env = libpq_environment(self._connection_params())
+        env = self.connector.environment(self.database)
         # both held by this run's flock while it lives: another run never takes them for a killed run's leftovers
         raw = files.TempFile(self.temp_dir, codec.stored_name(basename, 'none'))
         stored = None

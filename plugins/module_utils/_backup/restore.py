@@ -31,7 +31,7 @@ from ansible_collections.dsr.ops.plugins.module_utils._backup import manifest as
 from ansible_collections.dsr.ops.plugins.module_utils._backup.admin import Restorer, describe_objects, restore_and_validate
 from ansible_collections.dsr.ops.plugins.module_utils._backup.errors import BackupInputError, BackupIntegrityError, BackupToolError
 from ansible_collections.dsr.ops.plugins.module_utils._backup.stream import decompress_verified, remove_stale_copies
-from ansible_collections.dsr.ops.plugins.module_utils._postgres.connection import connect
+from ansible_collections.dsr.ops.plugins.module_utils._postgres.connection import Connector
 
 if _deps.HAS_PSYCOPG2:
     import psycopg2
@@ -73,17 +73,14 @@ class RestoreRun:
         # set once the target has been replaced: from then on a failure is not "nothing changed"
         self.target_changed = False
 
-    def _maintenance_params(self):
-        params = dict(self.params)
-        params['login_db'] = self.params.get('login_db') or 'postgres'
-        return params
-
     def run(self):
         """Restore (state=restored) or drop kept-aside databases (state=aside_dropped)."""
-        params = self._maintenance_params()
-        conn, dummy = connect(params)
+        # the maintenance connection: to login_db, else postgres - never the database being replaced
+        connector = Connector(self.params).to(login_db=self.params.get('login_db') or 'postgres')
+        conn, dummy = connector.connect()
         try:
-            restorer = Restorer(conn, params, self.params.get('pg_bin_dir'), self.params['jobs'], self.warnings, self.commands)
+            restorer = Restorer(conn, connector, self.params.get('pg_bin_dir'), self.params['jobs'], self.warnings, self.commands,
+                                no_owner=bool(self.params.get('no_owner')))
             if self.params['state'] == 'aside_dropped':
                 return self._drop_aside(restorer)
             return self._restore(restorer)
@@ -119,7 +116,7 @@ class RestoreRun:
         started = time.monotonic()
         path, manifest = resolve_backup(self.params.get('path'), self.params.get('backup_dir'), self.params.get('database'), self.warnings)
         target = self.params.get('target_database') or manifest.database
-        if restorer.params['login_db'] == target:
+        if restorer.connector.params['login_db'] == target:
             raise BackupInputError('login_db is %s, the database this restore replaces: the swap renames it and cannot while this '
                                    'run is connected to it; set login_db to another database (postgres, the default)' % target)
         pg_restore = pgtools.find_program('pg_restore', self.params.get('pg_bin_dir'))

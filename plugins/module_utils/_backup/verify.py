@@ -32,7 +32,7 @@ from ansible_collections.dsr.ops.plugins.module_utils._backup import manifest as
 from ansible_collections.dsr.ops.plugins.module_utils._backup.errors import BackupError, BackupInputError, BackupIntegrityError
 from ansible_collections.dsr.ops.plugins.module_utils._backup.admin import Restorer, restore_and_validate
 from ansible_collections.dsr.ops.plugins.module_utils._backup.stream import decompress_verified, remove_stale_copies
-from ansible_collections.dsr.ops.plugins.module_utils._postgres.connection import PostgresError, connect
+from ansible_collections.dsr.ops.plugins.module_utils._postgres.connection import Connector, PostgresError
 from ansible_collections.dsr.ops.plugins.module_utils._status import CRITICAL, OK, WARNING, Check, summarize
 
 if _deps.HAS_PSYCOPG2:
@@ -281,15 +281,15 @@ class Verification:
             return Check.skipped('restore_test', 'check mode: no scratch database is created')
         if copy.problem:
             return Check.unknown('restore_test', 'could not run the restore test: %s' % copy.problem)
-        params = dict(self.params)
-        params['login_db'] = self.params.get('login_db') or 'postgres'
-        params['no_owner'] = True
+        connector = Connector(self.params).to(login_db=self.params.get('login_db') or 'postgres')
         started = time.monotonic()
         conn = None
         scratch = None
         try:
-            conn, dummy = connect(params)
-            restorer = Restorer(conn, params, self.params.get('pg_bin_dir'), self.params.get('jobs', 2), commands=self.commands)
+            conn, dummy = connector.connect()
+            # the scratch copy is checked for rows, not ownership: no_owner restores it as the login role
+            restorer = Restorer(conn, connector, self.params.get('pg_bin_dir'), self.params.get('jobs', 2), commands=self.commands,
+                                no_owner=True)
             stale = restorer.stale_scratch_databases(manifest.database)
             for name in stale:
                 restorer.drop_database(name, force=True)

@@ -88,6 +88,10 @@ def postgres_argument_spec():
     )
 
 
+# every connection option of postgres_argument_spec(), what a Connector keeps
+CONNECTION_OPTIONS = ('login_user', 'login_password', 'login_host', 'login_unix_socket', 'port', 'login_db', 'ssl_mode', 'ca_cert',
+                      'ssl_cert', 'ssl_key', 'connect_timeout')
+
 # PostgreSQL truncates longer identifiers (NAMEDATALEN - 1 bytes)
 IDENTIFIER_MAX_BYTES = 63
 
@@ -143,14 +147,8 @@ def connection_kwargs(params, environ=None):
 
 
 def libpq_environment(params, environ=None):
-    """Return the environment for a libpq child process (pg_dump, psql).
-
-    The password travels in the child's environment, never on its command line.
-    """
-    environ = dict(os.environ if environ is None else environ)
-    for keyword, value in connection_kwargs(params, environ).items():
-        environ[_LIBPQ_ENVIRONMENT[keyword]] = str(value)
-    return environ
+    """Return the environment for a libpq child process (pg_dump, psql); see Connector.environment."""
+    return Connector(params, environ).environment()
 
 
 def _scrub(text, params):
@@ -160,12 +158,50 @@ def _scrub(text, params):
     return text.strip()
 
 
-def connect(params, autocommit=True, environ=None):
-    """Open a connection; return ``(connection, seconds it took)``.
+class Connector:
+    """How a backend reaches PostgreSQL: the module's connection options, resolved once into libpq keywords.
 
-    Raises PostgresConnectionError with a message that never contains the password.
+    Every backend gets one: ``connect(database)`` opens a connection (to the
+    options' ``login_db``, or to ``database``), ``environment(database)`` is the
+    environment for a child program (pg_dump, pg_restore, psql), ``to(...)`` is
+    the same login with some options changed (another host: a standby's
+    primary). Calling the object connects to ``login_db``.
     """
-    kwargs = connection_kwargs(params, environ)
+
+    def __init__(self, params, environ=None):
+        self.params = {name: params.get(name) for name in CONNECTION_OPTIONS}
+        self._environ = environ
+        self.kwargs = connection_kwargs(self.params, environ)
+
+    def to(self, **changes):
+        """The same login with ``changes`` (module option names) applied."""
+        return Connector(dict(self.params, **changes), self._environ)
+
+    def _for(self, database):
+        return self.to(login_db=database) if database and database != self.params.get('login_db') else self
+
+    def connect(self, database=None, autocommit=True):
+        """Open a connection; return ``(connection, seconds it took)``; PostgresConnectionError never holds the password."""
+        target = self._for(database)
+        return _open(target.kwargs, target.params, autocommit)
+
+    def environment(self, database=None):
+        """The environment for a libpq child process: the password travels there, never on a command line."""
+        environ = dict(os.environ if self._environ is None else self._environ)
+        for keyword, value in self._for(database).kwargs.items():
+            environ[_LIBPQ_ENVIRONMENT[keyword]] = str(value)
+        return environ
+
+    def __call__(self):
+        return self.connect()
+
+
+def connect(params, autocommit=True, environ=None):
+    """Open a connection; return ``(connection, seconds it took)`` (see Connector.connect)."""
+    return Connector(params, environ).connect(autocommit=autocommit)
+
+
+def _open(kwargs, params, autocommit):
     started = time.monotonic()
     try:
         conn = psycopg2.connect(**kwargs)

@@ -28,8 +28,8 @@ from ansible_collections.dsr.ops.plugins.module_utils._status import (
     worst,
 )
 from ansible_collections.dsr.ops.plugins.module_utils._postgres.connection import (
+    Connector,
     PostgresConnectionError,
-    connect,
     describe,
     server_version_string,
 )
@@ -204,7 +204,7 @@ class HealthCheck:
     # -- entry point ---------------------------------------------------------
 
     def run(self, connect):
-        """Connect with ``connect()`` -> (conn, seconds) and return the result dict."""
+        """Connect with ``connect()`` -> (conn, seconds) (a Connector, or any such callable) and return the result dict."""
         try:
             conn, connect_seconds = connect()
         except PostgresConnectionError as exc:
@@ -477,9 +477,8 @@ class HealthCheck:
         port = self.options.get('primary_port') or row['sender_port']
         if not host:
             return None, 'unknown, the primary is not known (set primary_host, or read as a member of pg_read_all_stats)'
-        params = dict(self.login, login_host=host, port=port, login_unix_socket=None)
         try:
-            conn, dummy = connect(params)
+            conn, dummy = Connector(self.login).to(login_host=host, port=port, login_unix_socket=None).connect()
         except PostgresConnectionError as exc:
             return None, 'unknown, the primary %s:%s could not be asked (%s)' % (host, port, exc)
         try:

@@ -16,8 +16,14 @@ from ansible_collections.dsr.ops.plugins.module_utils._postgres.connection impor
 from ansible_collections.dsr.ops.plugins.modules import pg_health
 
 
-def refuse(params):
-    raise PostgresConnectionError('unable to connect to PostgreSQL: connection refused')
+class refuse:  # noqa: N801  pylint: disable=invalid-name
+    """A Connector whose server refuses every connection."""
+
+    def __init__(self, params):
+        self.params = params
+
+    def __call__(self):
+        raise PostgresConnectionError('unable to connect to PostgreSQL: connection refused')
 
 
 def run_main(args, capsys):
@@ -37,7 +43,7 @@ def run_main(args, capsys):
     ({'xid_age_warning': 'old'}, "argument 'xid_age_warning' is of type"),
 ])
 def test_bad_input_is_a_clear_message(args, fragment, capsys, monkeypatch):
-    monkeypatch.setattr(pg_health, 'connect', refuse)
+    monkeypatch.setattr(pg_health, 'Connector', refuse)
     result = run_main(dict(args, login_password='s3cret-value'), capsys)
     if fragment is None:
         assert 'invalid options' not in result['msg']
@@ -56,7 +62,7 @@ def test_missing_psycopg2_names_the_library(capsys, monkeypatch):
 
 
 def test_unreachable_fails_critical_without_the_password(capsys, monkeypatch):
-    monkeypatch.setattr(pg_health, 'connect', refuse)
+    monkeypatch.setattr(pg_health, 'Connector', refuse)
     result = run_main({'login_password': 's3cret-value'}, capsys)
     assert result['failed'] is True
     assert result['status'] == 'critical'
@@ -66,7 +72,7 @@ def test_unreachable_fails_critical_without_the_password(capsys, monkeypatch):
 
 
 def test_unreachable_with_fail_on_never_reports(capsys, monkeypatch):
-    monkeypatch.setattr(pg_health, 'connect', refuse)
+    monkeypatch.setattr(pg_health, 'Connector', refuse)
     result = run_main({'fail_on': 'never'}, capsys)
     assert 'failed' not in result or result['failed'] is False
     assert result['changed'] is False

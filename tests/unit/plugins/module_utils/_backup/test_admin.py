@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.dsr.ops.plugins.module_utils._backup import admin
+from ansible_collections.dsr.ops.plugins.module_utils._postgres.connection import Connector
 
 
 @pytest.mark.parametrize('jobs', [1, 2, 4])
@@ -18,7 +19,7 @@ def test_pg_restore_session_settings_keep_the_callers_pgoptions(tmp_path, monkey
     fake.write_text('#!/bin/sh\nprintf "%%s" "$PGOPTIONS" > %s\n' % seen)
     fake.chmod(0o700)
     monkeypatch.setenv('PGOPTIONS', '-c statement_timeout=0')
-    restorer = admin.Restorer(None, {}, pg_bin_dir=str(tmp_path), jobs=jobs)
+    restorer = admin.Restorer(None, Connector({}), pg_bin_dir=str(tmp_path), jobs=jobs)
     restorer.pg_restore(str(tmp_path / 'backup.raw'), 'scratch')
     options = seen.read_text().split(' -c ')
     assert options == ['-c statement_timeout=0', 'maintenance_work_mem=512MB', 'synchronous_commit=off']

@@ -70,3 +70,20 @@ def test_server_version_string(num, text):
 
 def test_password_option_is_no_log():
     assert pgc.postgres_argument_spec()['login_password']['no_log'] is True
+
+
+def test_connector_is_the_one_way_to_postgresql(monkeypatch):
+    connector = pgc.Connector(params(login_host='db1', login_user='u', login_password='s3cret', login_db='dsr_db', ssl_mode='verify-full',
+                                     ca_cert='/ca.pem', surplus='ignored'), environ={'PATH': '/bin'})
+    assert 'surplus' not in connector.params
+    env = connector.environment('scratch_db')
+    assert env['PGDATABASE'] == 'scratch_db' and env['PGSSLMODE'] == 'verify-full' and env['PGPASSWORD'] == 's3cret' and env['PATH'] == '/bin'
+    assert connector.environment()['PGDATABASE'] == 'dsr_db'
+    primary = connector.to(login_host='db0', port=5433)
+    assert primary.kwargs['host'] == 'db0' and primary.kwargs['sslrootcert'] == '/ca.pem' and connector.kwargs['host'] == 'db1'
+    opened = []
+    monkeypatch.setattr(pgc.psycopg2, 'connect', lambda **kwargs: opened.append(kwargs) or type('Conn', (), {'autocommit': None})())
+    conn, seconds = connector.connect('other_db')
+    assert opened[-1]['dbname'] == 'other_db' and opened[-1]['sslmode'] == 'verify-full' and conn.autocommit is True and seconds >= 0
+    connector()
+    assert opened[-1]['dbname'] == 'dsr_db'

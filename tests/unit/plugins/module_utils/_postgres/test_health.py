@@ -231,9 +231,24 @@ class PrimaryConn:
         pass
 
 
+def fake_connector(answer, asked):
+    """A Connector class whose connect() records the options it was given and returns answer()."""
+    class FakeConnector:
+        def __init__(self, params):
+            self.params = dict(params)
+
+        def to(self, **changes):
+            return FakeConnector(dict(self.params, **changes))
+
+        def connect(self):
+            asked.append(self.params)
+            return answer()
+    return FakeConnector
+
+
 def test_a_quiet_standby_is_not_lagging_by_the_age_of_its_last_commit(monkeypatch):
     asked = []
-    monkeypatch.setattr(health, 'connect', lambda params: asked.append(params) or (PrimaryConn([(0.44, 'standby1')]), 0.01))
+    monkeypatch.setattr(health, 'Connector', fake_connector(lambda: (PrimaryConn([(0.44, 'standby1')]), 0.01), asked))
     result = run({'login_password': 'pw', 'replication_lag_seconds_warning': 60, 'replication_lag_seconds_critical': 300},
                  server={'in_recovery': True}, **{'pg_last_wal_receive_lsn': [dict(STANDBY_ROW)]})
     check = result['checks']['replication']
@@ -245,9 +260,9 @@ def test_a_quiet_standby_is_not_lagging_by_the_age_of_its_last_commit(monkeypatc
 
 
 def test_without_the_primary_the_lag_in_seconds_is_unknown_and_not_judged(monkeypatch):
-    def refuse(params):
+    def refuse():
         raise health.PostgresConnectionError('unable to connect to PostgreSQL: refused')
-    monkeypatch.setattr(health, 'connect', refuse)
+    monkeypatch.setattr(health, 'Connector', fake_connector(refuse, []))
     result = run(server={'in_recovery': True}, **{'pg_last_wal_receive_lsn': [dict(STANDBY_ROW)]})
     check = result['checks']['replication']
     assert check['lag_seconds'] is None and check['lag_seconds_source'].startswith('unknown, the primary 10.0.0.1:5432 could not be asked')

@@ -1,0 +1,36 @@
+# Copyright: Contributors to the dsr.ops collection
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Durable file handling (_backup/files.py): atomic, private, never clobbering."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ansible_collections.dsr.ops.plugins.module_utils._backup import files
+
+
+def test_publish_is_atomic_and_private(tmp_path):
+    final = tmp_path / 'final'
+    temp = files.temp_path(str(tmp_path), 'final')
+    with files.open_private(temp) as handle:
+        handle.write(b'data')
+    assert not final.exists()
+    files.publish(temp, str(final))
+    assert final.read_bytes() == b'data' and not os.path.exists(temp)
+    assert final.stat().st_mode & 0o777 == 0o600
+    assert files.temp_final_name(os.path.basename(temp)) == 'final'
+    assert files.temp_final_name('final') is None
+
+
+def test_publish_without_overwrite_never_clobbers(tmp_path):
+    final = tmp_path / 'final'
+    final.write_bytes(b'first')
+    temp = files.temp_path(str(tmp_path), 'final')
+    with files.open_private(temp) as handle:
+        handle.write(b'second')
+    with pytest.raises(FileExistsError):
+        files.publish(temp, str(final), overwrite=False)
+    assert final.read_bytes() == b'first'
