@@ -382,3 +382,13 @@ def test_random_manifest_edits_never_lose_a_backup(harness, real_backups, tmp_pa
             newest = directory / names[-1]
             assert newest.exists() and sha(newest) == newest_sha, 'round %d: the newest real backup was lost' % round_number
         shutil.rmtree(directory)
+
+
+def test_check_mode_warns_about_what_retention_would_leave_alone(harness, real_backups, run_module, tmp_path):
+    directory, names = fresh_dir(real_backups, tmp_path)
+    edit_manifest(directory, names[0], lambda m: dict(m, started_at='yesterday'))
+    planned = run_module('pg_backup', backup_args(harness, directory, keep_last=1, _ansible_check_mode=True))
+    assert planned.get('failed') is not True, planned['msg']
+    assert [m['manifest_path'] for m in planned['retention']['malformed']] == [str(directory / (names[0] + '.manifest.json'))]
+    assert any('is malformed' in w for w in warnings_of(planned))
+    assert sorted(os.listdir(directory)) == sorted(os.listdir(real_backups[0])), 'check mode changed the directory'

@@ -248,6 +248,8 @@ class Backup:
             if self.check_mode:
                 result['created_backup_dir'] = created_dir
                 result['msg'] = 'would back up %s to %s' % (self.database, final_path)
+                # what retention would leave alone, and why, is worth a warning in the plan too
+                result['warnings'] = self.warnings
                 return result
 
             # every file this run creates, pg_dump's included, is private to its owner
