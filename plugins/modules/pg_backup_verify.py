@@ -235,7 +235,7 @@ from ansible_collections.dsr.ops.plugins.module_utils._backup.verify import Veri
 from ansible_collections.dsr.ops.plugins.module_utils._options import empty_problems
 from ansible_collections.dsr.ops.plugins.module_utils._postgres.connection import (
     PostgresError,
-    identifier_problem,
+    identifier_problems,
     postgres_argument_spec,
     validate_connection_params,
 )
@@ -270,7 +270,7 @@ def validate(params):
     """Messages for options that cannot work, each naming the option and the fix."""
     problems = validate_connection_params(params)
     problems += empty_problems(params, ('path', 'backup_dir', 'temp_dir', 'pg_bin_dir'))
-    problems += [p for p in [identifier_problem('database', params['database'])] if p]
+    problems += identifier_problems(params, ('database',))
     if params['jobs'] < 1:
         problems.append('jobs must be at least 1, got %d' % params['jobs'])
     return problems

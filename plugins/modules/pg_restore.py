@@ -275,7 +275,7 @@ from ansible_collections.dsr.ops.plugins.module_utils._backup.restore import Res
 from ansible_collections.dsr.ops.plugins.module_utils._options import empty_problems
 from ansible_collections.dsr.ops.plugins.module_utils._postgres.connection import (
     PostgresError,
-    identifier_problem,
+    identifier_problems,
     postgres_argument_spec,
     validate_connection_params,
 )
@@ -307,7 +307,7 @@ def validate(params):
     """Messages for options that cannot work, each naming the option and the fix."""
     problems = validate_connection_params(params)
     problems += empty_problems(params, ('path', 'backup_dir', 'temp_dir', 'pg_bin_dir'))
-    problems += [p for p in (identifier_problem(o, params[o]) for o in ('database', 'target_database')) if p]
+    problems += identifier_problems(params, ('database', 'target_database'))
     if params['state'] == 'restored' and not (params['path'] or params['backup_dir']):
         problems.append('give path (a backup file) or backup_dir and database (its newest backup)')
     if params['jobs'] < 1:

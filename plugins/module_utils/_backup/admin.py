@@ -19,6 +19,7 @@ from ansible_collections.dsr.ops.plugins.module_utils import _deps
 from ansible_collections.dsr.ops.plugins.module_utils._backup import pgtools
 from ansible_collections.dsr.ops.plugins.module_utils._backup import manifest as mf
 from ansible_collections.dsr.ops.plugins.module_utils._backup.errors import BackupInputError, BackupIntegrityError, BackupToolError
+from ansible_collections.dsr.ops.plugins.module_utils._postgres.connection import IDENTIFIER_MAX_BYTES
 
 if _deps.HAS_PSYCOPG2:
     import psycopg2
@@ -34,7 +35,6 @@ RESTORE_SESSION = '-c maintenance_work_mem=512MB -c synchronous_commit=off'
 # Measured and left out (benchmarks/restore_session_pairs.py, 2 cores, median of 3 pairs):
 # max_parallel_maintenance_workers=0 saved about 1-2 server CPU-seconds but no wall time (13.7 -> 13.6 s
 # at 1 GB, 44.2 -> 43.5 s at 3 GB), and would idle the spare cores of a bigger restore host.
-_NAME_MAX = 63
 # how long the swap may try to find the target without sessions (they are terminated again on every attempt)
 SWAP_SECONDS = 30
 
@@ -73,7 +73,7 @@ def scratch_name(source_database):
     """A unique scratch database name, recognisable as ours (and so cleanable)."""
     stamp = mf.utcnow().strftime('%Y%m%d%H%M%S')
     base = '%s%s_%s_%s' % (SCRATCH_PREFIX, source_database, stamp, secrets.token_hex(3))
-    if len(base) > _NAME_MAX:
+    if len(base) > IDENTIFIER_MAX_BYTES:
         base = '%s%s_%s' % (SCRATCH_PREFIX, stamp, secrets.token_hex(6))
     return base
 
@@ -82,7 +82,7 @@ def aside_name(target):
     """The name the replaced database is kept under."""
     stamp = mf.utcnow().strftime('%Y%m%dT%H%M%S')
     name = '%s%s%s' % (target, ASIDE_INFIX, stamp)
-    return name if len(name) <= _NAME_MAX else '%s%s%s' % (target[:_NAME_MAX - len(ASIDE_INFIX) - len(stamp)], ASIDE_INFIX, stamp)
+    return name if len(name) <= IDENTIFIER_MAX_BYTES else '%s%s%s' % (target[:IDENTIFIER_MAX_BYTES - len(ASIDE_INFIX) - len(stamp)], ASIDE_INFIX, stamp)
 
 
 class Restorer:

@@ -26,6 +26,8 @@ import secrets
 import stat
 
 CHUNK = 1024 * 1024
+# a manifest or verification record is a few kilobytes; refuse to read a huge file into memory
+MAX_JSON_BYTES = 16 * 1024 * 1024
 TEMP_PREFIX = '.dsr-tmp-'
 
 
@@ -160,12 +162,6 @@ def remove_stale_temp_files(directory, belongs):
     return removed
 
 
-def open_private(path):
-    """Create ``path`` exclusively, mode 0600, for binary writing."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    return os.fdopen(fd, 'wb')
-
-
 def publish(temp, final, overwrite=True):
     """fsync ``temp``, move it to ``final`` atomically and fsync the directory.
 
@@ -195,9 +191,12 @@ def write_json_atomic(path, data):
 
 
 def read_json(path):
-    """Load a JSON file."""
-    with open(path, encoding='utf-8') as handle:
-        return json.load(handle)
+    """Load a small JSON file (manifest, record), refusing one larger than MAX_JSON_BYTES; OSError or ValueError otherwise."""
+    with open(path, 'rb') as handle:
+        text = handle.read(MAX_JSON_BYTES + 1)
+    if len(text) > MAX_JSON_BYTES:
+        raise ValueError('larger than %d bytes' % MAX_JSON_BYTES)
+    return json.loads(text.decode('utf-8'))
 
 
 def sha256_file(path, chunk=CHUNK):

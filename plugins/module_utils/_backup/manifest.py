@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
 import os
 import re
 import stat
@@ -30,21 +29,19 @@ import stat
 from ansible_collections.dsr.ops.plugins.module_utils._backup import files
 from ansible_collections.dsr.ops.plugins.module_utils._backup.codec import EXTENSIONS
 from ansible_collections.dsr.ops.plugins.module_utils._backup.errors import BackupInputError
+from ansible_collections.dsr.ops.plugins.module_utils._postgres.connection import identifier_problem
 
 MANIFEST_VERSION = 1
 MANIFEST_SUFFIX = '.manifest.json'
 VERIFY_SUFFIX = '.verify.json'
 GLOBALS_SUFFIX = '.globals.sql'
 TIMESTAMP_FORMAT = '%Y%m%dT%H%M%SZ'
-# a manifest or verification record is a few kilobytes; refuse to read a huge file into memory
-MAX_JSON_BYTES = 16 * 1024 * 1024
 # how far in the future a backup may be dated before its clock is not trusted
 CLOCK_SKEW_SECONDS = 300
 # what the first bytes of a stored backup are, by compression
 MAGIC = {'zstd': b'\x28\xb5\x2f\xfd', 'gzip': b'\x1f\x8b', 'none': b'PGDMP'}
 _SAFE_DATABASE_RE = re.compile(r'^[A-Za-z0-9_.-]+$')
 _SHA256_RE = re.compile(r'^[0-9a-f]{64}$')
-NAME_MAX = 63
 
 
 class ManifestError(BackupInputError):
@@ -76,9 +73,9 @@ def check_database_name(database):
     if not database or not isinstance(database, str) or not _SAFE_DATABASE_RE.match(database) or database.startswith('.'):
         raise BackupInputError('database %r cannot be used in a backup file name: use letters, digits, "_", "-" and "." '
                                '(and not a leading ".")' % (database,))
-    if len(database.encode('utf-8')) > NAME_MAX:
-        raise BackupInputError('database %r is %d bytes long; PostgreSQL names are at most %d bytes'
-                               % (database, len(database.encode('utf-8')), NAME_MAX))
+    problem = identifier_problem('database', database)
+    if problem:
+        raise BackupInputError(problem)
     return database
 
 
@@ -217,7 +214,7 @@ DATABASE_PRIVILEGES = ('CONNECT', 'CREATE', 'TEMPORARY')
 def _database_properties(value, fault):
     """The source database's owner, grants, settings, connection limit and comment, checked: they become SQL on restore."""
     def name_ok(role, optional=False):
-        return (optional and role is None) or (isinstance(role, str) and role and '\0' not in role and len(role.encode('utf-8')) <= NAME_MAX)
+        return (optional and role is None) or (isinstance(role, str) and role and '\0' not in role and identifier_problem('role', role) is None)
     if not isinstance(value, dict) or not name_ok(value.get('owner')):
         fault('database_properties must be an object with the owner role')
     limit = value.get('connection_limit')
@@ -242,19 +239,10 @@ def _database_properties(value, fault):
             'grants': [list(g) for g in grants], 'settings': [list(e) for e in settings]}
 
 
-def read_small_json(path):
-    """Load a small JSON file, refusing one larger than MAX_JSON_BYTES; OSError or ValueError otherwise."""
-    with open(path, 'rb') as handle:
-        text = handle.read(MAX_JSON_BYTES + 1)
-    if len(text) > MAX_JSON_BYTES:
-        raise ValueError('larger than %d bytes' % MAX_JSON_BYTES)
-    return json.loads(text.decode('utf-8'))
-
-
 def load(path, database=None):
     """Read and check the manifest at ``path`` (``<data file>.manifest.json``); ManifestError otherwise."""
     try:
-        data = read_small_json(path)
+        data = files.read_json(path)
     except (OSError, ValueError) as exc:
         raise ManifestError('cannot read manifest %s: %s' % (path, exc)) from None
     name = os.path.basename(path)
@@ -273,7 +261,7 @@ def parse_record(data, manifest):
 
 def _load_record(path, manifest):
     try:
-        return parse_record(read_small_json(path), manifest)
+        return parse_record(files.read_json(path), manifest)
     except (OSError, ValueError):
         return None
 

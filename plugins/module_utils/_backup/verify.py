@@ -123,10 +123,10 @@ class Verification:
     def run(self):
         """Run the sub-checks; return the result dict (``status``, ``checks``, ...)."""
         path, manifest, entries, malformed = _newest_or_named(self.params)
-        result = {'path': path, 'manifest_path': mf.manifest_path(path) if path else None,
-                  'backups_found': len(entries) if entries is not None else int(manifest is not None),
+        found = len(entries) if entries is not None else int(manifest is not None)
+        result = {'path': path, 'manifest_path': mf.manifest_path(path) if path else None, 'backups_found': found,
                   'malformed_manifests': malformed}
-        checks = [self._freshness(manifest, entries), self._manifests(manifest, entries, malformed)]
+        checks = [self._freshness(manifest, entries), self._manifests(found, malformed)]
         if manifest is None:
             reason = 'the manifest is malformed' if path else 'no backup to verify'
             for name in ('checksum', 'decompression', 'contents', 'restore_test'):
@@ -171,9 +171,9 @@ class Verification:
         return Check('freshness', status, 'newest backup is %.0f s old, max_age %.0f s' % (age, max_age), age_seconds=round(age), max_age_seconds=max_age)
 
     @staticmethod
-    def _manifests(manifest, entries, malformed):
-        """Every manifest read is well-formed (with backup_dir: every manifest of the database there)."""
-        read = (len(entries) if entries is not None else int(manifest is not None)) + len(malformed)
+    def _manifests(found, malformed):
+        """Every manifest read is well-formed (with backup_dir: every manifest of the database there); ``found`` are the good ones."""
+        read = found + len(malformed)
         if malformed:
             return Check('manifest', CRITICAL, '; '.join(m['reason'] for m in malformed[:5])
                          + ('' if len(malformed) <= 5 else ' (and %d more)' % (len(malformed) - 5)),

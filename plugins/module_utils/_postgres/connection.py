@@ -16,7 +16,6 @@ import os
 import time
 
 from ansible_collections.dsr.ops.plugins.module_utils import _deps
-from ansible_collections.dsr.ops.plugins.module_utils._options import nul_problems
 
 if _deps.HAS_PSYCOPG2:
     import psycopg2
@@ -109,9 +108,14 @@ def identifier_problem(option, value):
     return None
 
 
+def identifier_problems(params, options):
+    """identifier_problem for each of ``options`` that is set."""
+    return [problem for problem in (identifier_problem(option, params.get(option)) for option in options) if problem]
+
+
 def validate_connection_params(params):
     """Return a list of messages for connection options that cannot work."""
-    problems = nul_problems(params)
+    problems = []
     for option in ('login_user', 'login_db'):
         problem = identifier_problem(option, params.get(option))
         if problem and params.get(option) != '':
@@ -144,11 +148,6 @@ def connection_kwargs(params, environ=None):
     if not environ.get('PGAPPNAME'):
         kwargs['application_name'] = APPLICATION_NAME
     return kwargs
-
-
-def libpq_environment(params, environ=None):
-    """Return the environment for a libpq child process (pg_dump, psql); see Connector.environment."""
-    return Connector(params, environ).environment()
 
 
 def _scrub(text, params):
@@ -194,11 +193,6 @@ class Connector:
 
     def __call__(self):
         return self.connect()
-
-
-def connect(params, autocommit=True, environ=None):
-    """Open a connection; return ``(connection, seconds it took)`` (see Connector.connect)."""
-    return Connector(params, environ).connect(autocommit=autocommit)
 
 
 def _open(kwargs, params, autocommit):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 
+from ansible_collections.dsr.ops.plugins.module_utils._backup import files
 from ansible_collections.dsr.ops.plugins.module_utils._backup import manifest as mf
 from ansible_collections.dsr.ops.plugins.module_utils._s3.errors import S3InputError
 
@@ -70,7 +71,7 @@ class Catalog:
 
     def get_json(self, key):
         """Fetch and parse a small JSON object (manifest, verification record)."""
-        return json.loads(self.store.get_small(self.bucket, key, mf.MAX_JSON_BYTES).decode('utf-8'))
+        return json.loads(self.store.get_small(self.bucket, key, files.MAX_JSON_BYTES).decode('utf-8'))
 
     def backups(self, database=None):
         """Return ``(entries, incomplete, missing, malformed)`` for ``database`` (or every database), newest first.

@@ -157,7 +157,7 @@ class S3BackupRun:
         record_path = mf.verify_path(path)
         if os.path.isfile(record_path):
             try:
-                record = mf.parse_record(mf.read_small_json(record_path), manifest)
+                record = mf.parse_record(files.read_json(record_path), manifest)
             except (OSError, ValueError):
                 record = None
             if record and record.get('status') == 'ok':
@@ -283,7 +283,7 @@ class S3BackupRun:
     def _write_manifest(dest, manifest):
         path = mf.manifest_path(dest)
         try:
-            same = mf.read_small_json(path) == manifest.data
+            same = files.read_json(path) == manifest.data
         except (OSError, ValueError):
             same = False
         if not same:

@@ -14,11 +14,12 @@ from ansible_collections.dsr.ops.plugins.module_utils._backup import files
 
 def test_publish_is_atomic_and_private(tmp_path):
     final = tmp_path / 'final'
-    temp = files.temp_path(str(tmp_path), 'final')
-    with files.open_private(temp) as handle:
+    held = files.TempFile(str(tmp_path), 'final')
+    temp = held.path
+    with held.writer() as handle:
         handle.write(b'data')
     assert not final.exists()
-    files.publish(temp, str(final))
+    held.publish(str(final))
     assert final.read_bytes() == b'data' and not os.path.exists(temp)
     assert final.stat().st_mode & 0o777 == 0o600
     assert files.temp_final_name(os.path.basename(temp)) == 'final'
@@ -28,9 +29,9 @@ def test_publish_is_atomic_and_private(tmp_path):
 def test_publish_without_overwrite_never_clobbers(tmp_path):
     final = tmp_path / 'final'
     final.write_bytes(b'first')
-    temp = files.temp_path(str(tmp_path), 'final')
-    with files.open_private(temp) as handle:
-        handle.write(b'second')
-    with pytest.raises(FileExistsError):
-        files.publish(temp, str(final), overwrite=False)
+    with files.TempFile(str(tmp_path), 'final') as held:
+        with held.writer() as handle:
+            handle.write(b'second')
+        with pytest.raises(FileExistsError):
+            files.publish(held.path, str(final), overwrite=False)
     assert final.read_bytes() == b'first'

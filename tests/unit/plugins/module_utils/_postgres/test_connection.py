@@ -38,7 +38,7 @@ def test_host_wins_over_socket():
 
 
 def test_libpq_environment_carries_password_in_env_only():
-    env = pgc.libpq_environment(params(login_host='db1', login_password='s3cret'), environ={'PATH': '/bin'})
+    env = pgc.Connector(params(login_host='db1', login_password='s3cret'), environ={'PATH': '/bin'}).environment()
     assert env['PGPASSWORD'] == 's3cret'
     assert env['PGHOST'] == 'db1'
     assert env['PATH'] == '/bin'
