@@ -9,6 +9,8 @@ never connects, so it needs no driver), how options are converted (durations,
 sizes: a ValueError becomes a message naming the option) and validated, and
 which backend errors are expected. DsrModule then
 
+* fills credentials from the environment (``secrets_from_environment``) and
+  masks them like ``no_log`` options;
 * refuses NUL bytes in any option (no C library accepts them) and reports every
   conversion and validation problem in one ``invalid options: ...`` message;
 * fails with install advice for a missing library, before anything runs;
@@ -29,9 +31,12 @@ from ansible_collections.dsr.ops.plugins.module_utils._options import nul_proble
 class DsrModule(AnsibleModule):
     """AnsibleModule plus the dsr.ops preamble (see the module docstring)."""
 
-    def __init__(self, argument_spec, libraries=(), convert=None, validate=None, **kwargs):
+    def __init__(self, argument_spec, libraries=(), convert=None, validate=None, secrets_from_environment=None, **kwargs):
         kwargs.setdefault('supports_check_mode', True)
         super().__init__(argument_spec=argument_spec, **kwargs)
+        if secrets_from_environment is not None:
+            # credentials an AWX credential put in the environment are not options, so AnsibleModule would not mask them
+            self.no_log_values.update(secret for secret in secrets_from_environment(self.params) if secret)
         problems = nul_problems(self.params)
         if problems:
             self.fail_json(msg='invalid options: ' + '; '.join(problems))

@@ -67,3 +67,12 @@ def test_an_expected_error_is_a_message_not_a_traceback(capsys):
     result = outcome({}, capsys, call=call, errors=(OSError,))
     assert result['failed'] is True and result['msg'] == "it failed: [Errno 28] No space left on device: '/backups/x'"
     assert result['changed'] is False
+
+
+def test_secrets_from_the_environment_are_masked_like_options(capsys):
+    def from_environment(params):
+        params['secret'] = 'env-secret-value'
+        return ['env-secret-value']
+    result = outcome({}, capsys, secrets_from_environment=from_environment,
+                     call=lambda: {'changed': False, 'echo': 'got env-secret-value'})
+    assert 'env-secret-value' not in json.dumps(result) and result['echo'].startswith('got ')
