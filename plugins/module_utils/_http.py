@@ -62,6 +62,26 @@ def authorization(username=None, password=None, bearer_token=None, api_key=None)
     return None
 
 
+def credentials_from_environment(params, environment, keys, environ):
+    """Fill the credential options ``keys`` from their ``environment`` variables when none of them is set.
+
+    When any of them is given as an option, the environment is not read for the
+    others, so that a secret injected for the whole run (an AWX credential) does not
+    clash with the authentication chosen for one task. Returns the secrets read (all
+    but ``username``), which the caller must mask: AnsibleModule only masks options.
+    """
+    if any(params.get(key) is not None for key in keys):
+        return []
+    found = []
+    for key in keys:
+        value = environ.get(environment[key])
+        if value:
+            params[key] = value
+            if key != 'username':
+                found.append(value)
+    return found
+
+
 class JsonHttpClient:
     """Requests to one service's base URL; answers are ``(status, parsed JSON or None, raw bytes, headers)``.
 

@@ -346,9 +346,12 @@ checks:
       sample: {path: /srv/incidents/2026-118/failed-logins.ndjson, planned_hits: 31, hits: 31, truncated: false, changed: true, bytes: 9920}
 '''
 
+import datetime
+
 from ansible_collections.dsr.ops.plugins.module_utils._durations import parse_duration
 from ansible_collections.dsr.ops.plugins.module_utils._module import DsrModule
 from ansible_collections.dsr.ops.plugins.module_utils._status import FAIL_ON_CHOICES, gate
+from ansible_collections.dsr.ops.plugins.module_utils._times import parse_time
 from ansible_collections.dsr.ops.plugins.module_utils._elastic.client import (
     ElasticClient,
     elasticsearch_argument_spec,
@@ -360,7 +363,6 @@ from ansible_collections.dsr.ops.plugins.module_utils._elastic.search import (
     OUTCOMES,
     PRESETS,
     SearchDefinitionError,
-    parse_time,
     resolve_searches,
     run_searches,
 )
@@ -413,7 +415,6 @@ def validate(params):
     except ValueError as exc:
         return problems + [str(exc)]
     if now is None:
-        import datetime  # pylint: disable=import-outside-toplevel
         now = datetime.datetime.now(datetime.timezone.utc)
     try:
         params['_searches'] = resolve_searches(params['searches'], now, parse_duration)

@@ -25,10 +25,19 @@ from __future__ import annotations
 
 import base64
 import os
+import urllib.parse
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.dsr.ops.plugins.module_utils._http import HttpConnectionError, JsonHttpClient, authorization, safe_url, snippet, url_problems
+from ansible_collections.dsr.ops.plugins.module_utils._http import (
+    HttpConnectionError,
+    JsonHttpClient,
+    authorization,
+    credentials_from_environment,
+    safe_url,
+    snippet,
+    url_problems,
+)
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -91,18 +100,8 @@ def resolve_credentials(params, environ=None):
     authentication chosen for one task. Returns the secrets read from the
     environment, which the caller must mask (AnsibleModule only masks options).
     """
-    environ = os.environ if environ is None else environ
     keys = ('username', 'password', 'api_key', 'bearer_token')
-    if any(params.get(key) is not None for key in keys):
-        return []
-    found = []
-    for key in keys:
-        value = environ.get(ENVIRONMENT[key])
-        if value:
-            params[key] = value
-            if key != 'username':
-                found.append(value)
-    return found
+    return credentials_from_environment(params, ENVIRONMENT, keys, os.environ if environ is None else environ)
 
 
 def validate_connection_params(params):
@@ -267,9 +266,9 @@ class ElasticClient:
                                          % (self.cluster.url, method, path.split('?', 1)[0], status, snippet(raw) if raw else 'empty'))
         return payload
 
-    def search(self, index, body, query=''):
+    def search(self, index, body):
         """One ``_search`` on ``index`` (a pattern or comma list); the decoded answer."""
-        return self._call('POST', '/%s/_search%s' % (_quote_index(index), query), body)
+        return self._call('POST', '/%s/_search' % _quote_index(index), body)
 
     def open_pit(self, index, keep_alive):
         """Open a point in time on ``index``; return its id."""
@@ -312,5 +311,4 @@ def _error_type(payload):
 
 def _quote_index(index):
     # index names cannot hold these characters; patterns and comma lists stay readable in the path
-    from urllib.parse import quote  # pylint: disable=import-outside-toplevel
-    return quote(index, safe='*,-_.:+')
+    return urllib.parse.quote(index, safe='*,-_.:+')

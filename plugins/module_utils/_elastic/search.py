@@ -36,7 +36,8 @@ from ansible_collections.dsr.ops.plugins.module_utils._status import (
     worst,
 )
 from ansible_collections.dsr.ops.plugins.module_utils._elastic.client import ElasticConnectionError, ElasticError, ElasticRequestError
-from ansible_collections.dsr.ops.plugins.module_utils._backup.files import TempFile, naming, remove_stale_temp_files
+from ansible_collections.dsr.ops.plugins.module_utils._backup.files import TempFile, naming, remove_stale_temp_files, sha256_file
+from ansible_collections.dsr.ops.plugins.module_utils._times import parse_time
 
 MATCH_TYPES = ('match', 'match_phrase', 'term')
 OUTCOMES = (OK, WARNING, CRITICAL, UNKNOWN)
@@ -66,21 +67,6 @@ class SearchDefinitionError(ValueError):
     """A search entry that cannot run; the message names the option and the fix."""
 
 
-def parse_time(text, option):
-    """An aware UTC datetime from an ISO 8601 string (``2026-12-02T10:00:00Z``); ValueError naming ``option``."""
-    if isinstance(text, datetime.datetime):
-        value = text
-    else:
-        raw = str(text).strip()
-        try:
-            value = datetime.datetime.fromisoformat(raw[:-1] + '+00:00' if raw.endswith(('Z', 'z')) else raw)
-        except ValueError:
-            raise ValueError('%s: cannot read %r as a time; use ISO 8601 such as 2026-12-02T10:00:00Z' % (option, text)) from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=datetime.timezone.utc)
-    return value.astimezone(datetime.timezone.utc)
-
-
 def iso(moment):
     """``2026-12-02T10:00:00.000Z``: what Elasticsearch's strict_date_optional_time reads and writes."""
     return moment.astimezone(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.') + '%03dZ' % (moment.microsecond // 1000)
@@ -107,9 +93,10 @@ def resolve_searches(entries, now, parse_duration):
                 raise SearchDefinitionError('%s.preset must be one of %s, got %r' % (label, ', '.join(PRESETS), preset))
             search.update(PRESETS[preset])
         search['preset'] = preset
-        # from replaces a preset's since; both given in one entry is a contradiction
-        search['since_given'] = entry.get('since') is not None
-        if entry.get('from') is not None and not search['since_given']:
+        if entry.get('from') is not None:
+            # from replaces a preset's since; both in one entry contradict each other
+            if entry.get('since') is not None:
+                raise SearchDefinitionError('%s: use since or from, not both' % label)
             search['since'] = None
         search.update({key: value for key, value in entry.items() if value is not None and key not in ('name', 'preset')})
         resolved.append(_check_search(search, label, now, parse_duration, exports))
@@ -170,21 +157,17 @@ def _check_search(search, label, now, parse_duration, exports):
 
 
 def _window(search, label, now, parse_duration):
-    if search['from'] is not None and search.get('since_given'):
-        raise SearchDefinitionError('%s: use since or from, not both' % label)
+    if search['from'] is None and search['since'] is None:
+        raise SearchDefinitionError('%s needs a time window: since (such as 1h) or from' % label)
     try:
         window_to = parse_time(search['to'], '%s.to' % label) if search['to'] is not None else now
         if search['from'] is not None:
             window_from = parse_time(search['from'], '%s.from' % label)
         else:
-            if search['since'] is None:
-                raise SearchDefinitionError('%s needs a time window: since (such as 1h) or from' % label)
             since = search['since']
             since = since if isinstance(since, float) else parse_duration(since, '%s.since' % label)
             window_from = window_to - datetime.timedelta(seconds=since)
     except ValueError as exc:
-        if isinstance(exc, SearchDefinitionError):
-            raise
         raise SearchDefinitionError(str(exc)) from None
     if window_from >= window_to:
         raise SearchDefinitionError('%s: the window starts (%s) after it ends (%s)' % (label, iso(window_from), iso(window_to)))
@@ -442,13 +425,9 @@ def _pages(client, search, pit, handle, digest):
 
 def _differs(path, sha256):
     try:
-        with open(path, 'rb') as handle:
-            digest = hashlib.sha256()
-            for chunk in iter(lambda: handle.read(1024 * 1024), b''):
-                digest.update(chunk)
+        return sha256_file(path)[0] != sha256
     except FileNotFoundError:
         return True
-    return digest.hexdigest() != sha256
 
 
 def run_searches(client, searches, check_mode=False):

@@ -16,7 +16,14 @@ import os
 
 from ansible.module_utils.basic import env_fallback
 
-from ansible_collections.dsr.ops.plugins.module_utils._http import HttpConnectionError, JsonHttpClient, authorization, snippet, url_problems
+from ansible_collections.dsr.ops.plugins.module_utils._http import (
+    HttpConnectionError,
+    JsonHttpClient,
+    authorization,
+    credentials_from_environment,
+    snippet,
+    url_problems,
+)
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -64,18 +71,8 @@ def resolve_credentials(params, environ=None):
     authentication chosen for one task. Returns the secrets read from the
     environment, which the caller must mask (AnsibleModule only masks options).
     """
-    environ = os.environ if environ is None else environ
     keys = ('username', 'password', 'bearer_token')
-    if any(params.get(key) is not None for key in keys):
-        return []
-    found = []
-    for key in keys:
-        value = environ.get(ENVIRONMENT[key])
-        if value:
-            params[key] = value
-            if key != 'username':
-                found.append(value)
-    return found
+    return credentials_from_environment(params, ENVIRONMENT, keys, os.environ if environ is None else environ)
 
 
 def validate_connection_params(params):

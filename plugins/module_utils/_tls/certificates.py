@@ -15,6 +15,7 @@ import re
 
 from ansible_collections.dsr.ops.plugins.module_utils import _deps
 from ansible_collections.dsr.ops.plugins.module_utils._status import CRITICAL, OK, WARNING
+from ansible_collections.dsr.ops.plugins.module_utils._times import parse_time
 
 if _deps.HAS_CRYPTOGRAPHY:
     from cryptography import x509
@@ -34,12 +35,9 @@ def parse_now(text):
     if text is None or text == '':
         return datetime.datetime.now(datetime.timezone.utc)
     try:
-        value = datetime.datetime.fromisoformat(str(text).strip())
+        return parse_time(text, 'now')
     except ValueError:
         raise CertificateError('now must be an ISO 8601 date and time such as 2025-06-01T08:00:00Z, got %r' % (text,)) from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=datetime.timezone.utc)
-    return value.astimezone(datetime.timezone.utc)
 
 
 def iso(moment):
