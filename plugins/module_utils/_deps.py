@@ -27,9 +27,11 @@ _LIBRARIES = {
     'OpenSSL': (('OpenSSL', 'OpenSSL.SSL'), 'pyOpenSSL'),
     # boto3 takes a third of a second to import: only the S3 module pays for it
     'boto3': (('boto3', 'botocore.config'), 'boto3'),
+    # python-isal: optional, gzip'd access logs decompress about three times faster than with zlib
+    'isal': (('isal', 'isal.igzip', 'isal.isal_zlib'), 'isal'),
 }
 
-_FLAGS = {'HAS_PSYCOPG2': 'psycopg2', 'HAS_ZSTANDARD': 'zstandard', 'HAS_CRYPTOGRAPHY': 'cryptography', 'HAS_PYOPENSSL': 'OpenSSL'}
+_FLAGS = {'HAS_PSYCOPG2': 'psycopg2', 'HAS_ZSTANDARD': 'zstandard', 'HAS_CRYPTOGRAPHY': 'cryptography', 'HAS_PYOPENSSL': 'OpenSSL', 'HAS_ISAL': 'isal'}
 
 _ERRORS = {}
 
