@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job on a local sandbox: a throwaway PostgreSQL 15 primary + standby (ssl = on) loaded
 # with a small DSR-shaped database, a Prometheus scraping a test exporter, TLS endpoints and an S3
-# API server (moto); then the morning database check, and the performance metrics review with the
-# certificate check.
+# API server (moto); then the morning database check, the performance metrics review with the
+# certificate check, and the daily security check on generated nginx and application logs with the
+# access-rights review of the sandbox database.
 #
 # Then the nightly backup chain: backup -> verify -> upload to S3 -> retention, the weekly restore
 # test, and the monthly disaster-recovery test: download of the newest verified backup from S3 ->
@@ -13,7 +14,8 @@
 #   scripts/sandbox.sh down       # stop the sandbox and delete its data
 #
 # DSR_SANDBOX_DIR (default /tmp/dsr-ops-sandbox) holds the servers, the inventory and the state.
-# DSR_SANDBOX_SIZE (default 20MB) is the size of the generated registry database.
+# DSR_SANDBOX_SIZE (default 20MB) is the size of the generated registry database;
+# DSR_SANDBOX_LOG_SIZE (default 30MB) the size of the generated nginx access logs.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -24,6 +26,7 @@ source "$repo/scripts/lib.sh"
 action=${1:-up}
 dir=${DSR_SANDBOX_DIR:-/tmp/dsr-ops-sandbox}
 size=${DSR_SANDBOX_SIZE:-20MB}
+log_size=${DSR_SANDBOX_LOG_SIZE:-30MB}
 harness="$dir/harness"
 
 case "$action" in
@@ -78,7 +81,7 @@ mkdir -p "$dir/collections/ansible_collections/dsr"
 ln -sfn "$repo" "$dir/collections/ansible_collections/dsr/ops"
 
 # One inventory host per DSR environment; secrets are not in the inventory (see docs/inventory.md).
-"$DSR_PYTHON" - "$state" "$DSR_PYTHON" "$dir/backups" > "$dir/inventory.yml" <<'PY'
+"$DSR_PYTHON" - "$state" "$DSR_PYTHON" "$dir/backups" "$dir/logs" > "$dir/inventory.yml" <<'PY'
 import json, sys
 services = json.load(open(sys.argv[1]))['services']
 pg, prom, tls, s3 = services['postgres'], services['prometheus'], services['tls'], services['s3']
@@ -111,6 +114,9 @@ inventory = {'dsr_environments': {'hosts': {'sandbox': {
     'dsr_s3_endpoint_url': s3['endpoint_url'],
     'dsr_s3_region': s3['region'],
     'dsr_s3_bucket': s3['bucket'],
+    # where this environment's logs are (written by tools/access_log_gen.py below)
+    'security_ops_access_log_paths': [sys.argv[4] + '/nginx/access.log', sys.argv[4] + '/nginx/access.log.1'],
+    'security_ops_app_log_paths': [sys.argv[4] + '/dsr/*.log'],
 }}}}
 json.dump(inventory, sys.stdout, indent=2)
 PY
@@ -133,6 +139,18 @@ age=$(( $(date +%s) - $(stat -c %Y "$state") ))
 [ "$age" -ge 35 ] || { dsr_log "waiting $((35 - age)) s for Prometheus to hold 30 s of samples"; sleep $((35 - age)); }
 dsr_log "running the performance metrics review and certificate check (playbook dsr.ops.daily_review)"
 ansible-playbook -i "$dir/inventory.yml" dsr.ops.daily_review -e monitoring_rate_window=30s
+
+# The day's logs of the sandbox environment, written fresh (ending now) on every run: nginx access logs
+# (today's, yesterday's, an older gzip'd one) with brute-force IPs and a burst, and application logs with
+# "authentication failed" lines. Then the daily security check with the weekly access review (its tag) on
+# the sandbox database. The sandbox's logs hold a brute force on purpose: the check reports it as critical
+# and is run report-only (security_ops_fail_on=never) so that the rest of the main job runs.
+dsr_log "writing $log_size of nginx access logs and application logs in $dir/logs"
+rm -rf "$dir/logs" && mkdir -p "$dir/logs"
+"$DSR_PYTHON" tools/access_log_gen.py --out "$dir/logs" --size "$log_size" --span 48 \
+  --end "$(date -u +%Y-%m-%dT%H:%M:%S+00:00)" > "$dir/logs/generated.json"
+dsr_log "running the daily security check with the access review (playbook dsr.ops.security_daily --tags all,security_ops_access_review)"
+ansible-playbook -i "$dir/inventory.yml" dsr.ops.security_daily --tags all,security_ops_access_review -e security_ops_fail_on=never
 
 # The backup role logs in as the backup user; its password arrives like an AWX credential's.
 PGPASSWORD=$("$DSR_PYTHON" -c "import json; print(json.load(open('$state'))['services']['postgres']['passwords']['postgres'])")
