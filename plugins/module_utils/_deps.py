@@ -29,6 +29,8 @@ _LIBRARIES = {
     'boto3': (('boto3', 'botocore.config'), 'boto3'),
     # python-isal: optional, gzip'd access logs decompress about three times faster than with zlib
     'isal': (('isal', 'isal.igzip', 'isal.isal_zlib'), 'isal'),
+    # the official Kubernetes client: kubeconfig, exec plugins, in-cluster configuration, and the requests
+    'kubernetes': (('kubernetes', 'kubernetes.client', 'kubernetes.config', 'urllib3'), 'kubernetes'),
 }
 
 _FLAGS = {'HAS_PSYCOPG2': 'psycopg2', 'HAS_ZSTANDARD': 'zstandard', 'HAS_CRYPTOGRAPHY': 'cryptography', 'HAS_PYOPENSSL': 'OpenSSL', 'HAS_ISAL': 'isal'}
