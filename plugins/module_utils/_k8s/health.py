@@ -307,7 +307,8 @@ def pod_problems(pod, now, thresholds, node_ready):
         recent = last_age is not None and last_age <= thresholds['restart_window']
         if waiting.get('reason') in BROKEN_WAITING:
             text = '%s: %s' % (container, waiting['reason'])
-            if waiting.get('message'):
+            if waiting.get('message') and waiting['reason'] != 'CrashLoopBackOff':
+                # the back-off message only repeats the pod's name and uid; the others say what is wrong (the image, the missing Secret)
                 text += ' (%s)' % waiting['message'][:200]
             if restarts:
                 text += ', %d restarts' % restarts
