@@ -5,7 +5,7 @@ DSR_BASE_PYTHON=${DSR_BASE_PYTHON:-python3}
 
 dsr_log() { printf '>>> %s\n' "$*" >&2; }
 
-# PostgreSQL 15 server binaries and Prometheus (its promtool too) from Debian, when missing and
+# PostgreSQL 15 server binaries, Prometheus (its promtool too) and kubectl from Debian, when missing and
 # we may install them. Debian's prometheus package would start a service under systemd; there
 # is none here, and the harness runs its own Prometheus on a free port.
 dsr_install_system_packages() {
@@ -13,6 +13,8 @@ dsr_install_system_packages() {
   [ -x /usr/lib/postgresql/15/bin/initdb ] || [ -n "${DSR_PG_BINDIR:-}" ] || missing+=(postgresql-15 postgresql-client-15)
   { command -v prometheus && command -v promtool; } >/dev/null || [ -n "${DSR_PROMETHEUS:-}" ] || missing+=(prometheus)
   command -v git >/dev/null || missing+=(git)
+  # kubectl checks the Kubernetes API stub (tests/functional/test_k8s_stub.py); Debian's package is kubernetes-client
+  command -v kubectl >/dev/null || missing+=(kubernetes-client)
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" != 0 ]; then
     dsr_log "missing system packages: ${missing[*]} (see bindep.txt); install them as root and re-run"
@@ -39,6 +41,31 @@ dsr_venv() {
   DSR_PYTHON="$venv/bin/python"
   DSR_PYTHON_VERSION=$("$DSR_PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
   export DSR_PYTHON DSR_PYTHON_VERSION
+}
+
+# The official elasticsearch-py clients for the functional stage, one directory per major version
+# (8.x and 9.x cannot share an environment): each [section] of the pinned requirements file goes
+# into .venv/es-clients/<section> with pip install --no-deps --target; rebuilt when the file changes.
+dsr_es_clients() {
+  local requirements=$1 dir="$repo/.venv/es-clients" stamp section sections tmp
+  stamp=$(sha256sum "$requirements" | cut -d' ' -f1)
+  if [ "$(cat "$dir/.requirements.sha256" 2>/dev/null)" != "$stamp" ]; then
+    dsr_log "installing the elasticsearch-py clients into $dir from $requirements"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    tmp=$(mktemp)
+    sections=$(sed -n 's/^\[\([0-9A-Za-z_.-]*\)\]$/\1/p' "$requirements")
+    for section in $sections; do
+      awk -v want="[$section]" '/^\[/ { on = ($0 == want); next } on && !/^#/ && NF' "$requirements" > "$tmp"
+      "$DSR_PYTHON" -m pip install -q --disable-pip-version-check --no-warn-conflicts --no-deps --target "$dir/$section" -r "$tmp" \
+        2>&1 | grep -v '^WARNING: Location' >&2 || true
+      "$DSR_PYTHON" -S -c 'import sys; sys.path.insert(0, sys.argv[1]); import elasticsearch' "$dir/$section" \
+        || { rm -f "$tmp"; dsr_log "elasticsearch-py [$section] install failed"; return 1; }
+    done
+    rm -f "$tmp"
+    echo "$stamp" > "$dir/.requirements.sha256"
+  fi
+  export DSR_ES_CLIENTS="$dir"
 }
 
 # ansible-test bootstraps pip into its sanity virtualenvs by downloading get-pip.py from

@@ -32,6 +32,9 @@ done
 dsr_install_system_packages
 dsr_venv "$repo/tests/requirements.txt"
 dsr_offline_pip_bootstrap
+case " ${stages[*]} " in
+  *" functional "*) dsr_es_clients "$repo/tests/requirements-es-clients.txt" ;;
+esac
 
 work=${DSR_TEST_WORKDIR:-/tmp/dsr-ops-test}
 tree="$work/ansible_collections/dsr/ops"
@@ -65,7 +68,7 @@ for s in "${stages[@]}"; do
 done
 if [ "$needs_harness" = 1 ]; then
   trap '"$DSR_PYTHON" "$repo/tests/harness/dsr_harness.py" down --dir "$harness" || true' EXIT
-  "$DSR_PYTHON" tests/harness/dsr_harness.py up --dir "$harness" --services "${DSR_TEST_SERVICES:-postgres,prometheus,tls,s3}"
+  "$DSR_PYTHON" tests/harness/dsr_harness.py up --dir "$harness" --services "${DSR_TEST_SERVICES:-postgres,prometheus,tls,s3,elasticsearch}"
   "$DSR_PYTHON" tests/harness/integration_config.py --state "$harness/state.json" \
     --python "$DSR_PYTHON" > "$tree/tests/integration/integration_config.yml"
   export DSR_HARNESS_STATE="$harness/state.json"

@@ -24,6 +24,9 @@ Services:
   90 days, and one whose intermediate expires before its leaf.
 * ``s3``: an S3 API server, moto in server mode over HTTP (in memory, any
   credentials), for the off-site backup copies.
+* ``elasticsearch``: ``es_stub.py`` (a stub of the Elasticsearch 8 / 9 and
+  OpenSearch 2 REST API, not a search engine) in three flavours over HTTPS,
+  with basic auth, an API key and a bearer token, seeded with DSR logs.
 
 Every certificate comes from one harness CA (root and intermediate) made with
 ``cryptography`` in ``DIR/ca``. More services are added as more ``Service``
@@ -31,7 +34,7 @@ classes with the same ``start``/``stop``/``state`` shape.
 
 CLI::
 
-    python tests/harness/dsr_harness.py up   --dir /tmp/dsr-harness [--services postgres,prometheus,tls,s3] [--no-standby]
+    python tests/harness/dsr_harness.py up   --dir /tmp/dsr-harness [--services postgres,prometheus,tls,s3,elasticsearch] [--no-standby]
     python tests/harness/dsr_harness.py down --dir /tmp/dsr-harness
     python tests/harness/dsr_harness.py env  --dir /tmp/dsr-harness   # shell exports for psql & co
 """
@@ -719,11 +722,91 @@ class S3Service(Service):
         kill_pidfile(state['pidfile'], 'moto.server')
 
 
+class ElasticsearchService(Service):
+    """The Elasticsearch 8 / 9 and OpenSearch 2 stub (``es_stub.py``: a stub, not a search engine), one process.
+
+    Three servers (es8, es9, opensearch2) on free ports, HTTPS with a harness certificate, each
+    with its own basic-auth password; the Elasticsearch ones also take an API key and a bearer
+    token (OpenSearch's security plugin knows basic authentication only). All hold the same DSR
+    log documents (``es_stub.dsr_documents``) around the start time, ``seed_now``; the seed is
+    in ``seed.json`` so that tests compute their expected figures from it.
+    """
+
+    name = 'elasticsearch'
+    USERNAME = 'dsr_log_reader'
+    FLAVORS = ('es8', 'es9', 'opensearch2')
+
+    def __init__(self, base_dir, runner):
+        super().__init__(base_dir, runner)
+        self.dir = os.path.join(base_dir, 'elasticsearch')
+
+    def start(self):
+        sys.path.insert(0, HERE)
+        import es_stub  # pylint: disable=import-outside-toplevel
+        os.makedirs(self.dir, mode=0o755)
+        ca = HarnessCA(self.base_dir)
+        tls = ca.issue(self.dir, 'elasticsearch', ca.now - DAY, ca.now + 120 * DAY)
+        now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+        seed_file = os.path.join(self.dir, 'seed.json')
+        seed = {'now': now.strftime('%Y-%m-%dT%H:%M:%S.000Z'),
+                'documents': [{'index': index, 'source': source} for index, source in es_stub.dsr_documents(now)]}
+        with open(seed_file, 'w', encoding='utf-8') as handle:
+            json.dump(seed, handle)
+        clusters, servers = {}, []
+        for flavor in self.FLAVORS:
+            port = free_port()
+            elastic = es_stub.FLAVORS[flavor]['product'] == 'elasticsearch'
+            key_id, key = secrets.token_urlsafe(15), secrets.token_urlsafe(16)
+            cluster = {'url': 'https://127.0.0.1:%d' % port, 'product': es_stub.FLAVORS[flavor]['product'],
+                       'version': es_stub.FLAVORS[flavor]['number'], 'username': self.USERNAME, 'password': secrets.token_urlsafe(18),
+                       'api_key': '%s:%s' % (key_id, key) if elastic else None,
+                       'api_key_encoded': base64.b64encode(('%s:%s' % (key_id, key)).encode()).decode() if elastic else None,
+                       'bearer_token': secrets.token_urlsafe(32) if elastic else None}
+            clusters[flavor] = cluster
+            servers.append({'flavor': flavor, 'port': port, 'users': {self.USERNAME: cluster['password']},
+                            'api_keys': {key_id: key} if elastic else {}, 'bearer_tokens': [cluster['bearer_token']] if elastic else [],
+                            'certfile': tls['chain'], 'keyfile': tls['key']})
+        config = os.path.join(self.dir, 'servers.json')
+        # the config holds the credentials (0600); the seed file holds none
+        write_private(config, json.dumps({'servers': servers, 'seed': seed}))
+        log = os.path.join(self.dir, 'stub.log')
+        pidfile = os.path.join(self.dir, 'stub.pid')
+        spawn([sys.executable, os.path.join(HERE, 'es_stub.py'), '--config', config], log, pidfile)
+        self.state = {'ca_cert': ca.root_file, 'seed_file': seed_file, 'seed_now': seed['now'], 'documents': len(seed['documents']),
+                      'clusters': clusters, 'pidfile': pidfile, 'log': log}
+        for flavor, cluster in clusters.items():
+            wait_for_port(int(cluster['url'].rsplit(':', 1)[1]), 'the %s stub' % flavor, log)
+            self._wait_ready(cluster, ca.root_file, log)
+        return self.state
+
+    @staticmethod
+    def _wait_ready(cluster, ca_cert, log, timeout=30):
+        """Wait until GET / answers 200 with the basic credentials, over HTTPS verified with the harness CA."""
+        context = ssl.create_default_context(cafile=ca_cert)
+        auth = 'Basic ' + base64.b64encode(('%s:%s' % (cluster['username'], cluster['password'])).encode()).decode()
+        deadline = time.monotonic() + timeout
+        last = 'no answer'
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(urllib.request.Request(cluster['url'] + '/', headers={'Authorization': auth}),
+                                            context=context, timeout=5) as response:
+                    if json.load(response)['version']['number'] == cluster['version']:
+                        return
+            except (urllib.error.URLError, OSError, ValueError, KeyError) as exc:
+                last = str(exc)
+            time.sleep(0.2)
+        raise HarnessError('the %s stub at %s was not ready within %d s (%s); see %s' % (cluster['product'], cluster['url'], timeout, last, log))
+
+    def stop(self, state):
+        kill_pidfile(state['pidfile'], self.dir)
+
+
 SERVICES = {
     'postgres': PostgresService,
     'tls': TlsService,
     'prometheus': PrometheusService,
     's3': S3Service,
+    'elasticsearch': ElasticsearchService,
 }
 
 
@@ -813,6 +896,10 @@ def main(argv=None):
             prom = state['services'].get('prometheus')
             if prom:
                 print('%s on %s (bearer proxy %s, exporter %s)' % (prom['version'], prom['url'], prom['bearer_url'], prom['exporter_url']))
+            es = state['services'].get('elasticsearch')
+            if es:
+                urls = ', '.join('%s on %s' % (flavor, cluster['url']) for flavor, cluster in sorted(es['clusters'].items()))
+                print('Elasticsearch stubs (%d documents): %s' % (es['documents'], urls))
             tls = state['services'].get('tls')
             if tls:
                 print('TLS endpoints: %s' % ', '.join('%s on %d' % (n, e['port']) for n, e in sorted(tls['endpoints'].items())))

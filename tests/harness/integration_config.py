@@ -62,6 +62,17 @@ def render(state, python):
             'dsr_s3_secret_key': s3['secret_key'],
             'dsr_s3_bucket': s3['bucket'],
         })
+    es = state['services'].get('elasticsearch')
+    if es:
+        config.update({
+            # the stub of tests/harness/es_stub.py; flavour (es8, es9, opensearch2) -> url, product, version, username,
+            # password, api_key (id:key) and api_key_encoded, bearer_token (both null for OpenSearch: basic auth only)
+            'dsr_es_clusters': es['clusters'],
+            'dsr_es_ca_cert': es['ca_cert'],
+            # the seeded documents ({"now", "documents": [{"index", "source"}]}) and the time they are relative to
+            'dsr_es_seed_file': es['seed_file'],
+            'dsr_es_seed_now': es['seed_now'],
+        })
     return config
 
 
