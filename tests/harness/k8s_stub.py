@@ -565,6 +565,23 @@ def fields_v1(applied):
 class Store:
     """Objects by (group, plural, namespace, name), pod logs, faults and the request log."""
 
+    FAULTS = ('forbid', 'down', 'apply_conflicts', 'delay')
+
+    def add_faults(self, faults):
+        """Add ``forbid`` / ``apply_conflicts`` rules, set (or, with None, clear) ``down`` / ``delay``; the faults now in force."""
+        unknown = sorted(set(faults) - set(self.FAULTS))
+        if unknown:
+            raise ValueError('stub: unknown fault %r (%s)' % (unknown[0], ', '.join(self.FAULTS)))
+        with self.lock:
+            for key, value in faults.items():
+                if key in ('forbid', 'apply_conflicts'):
+                    self.faults.setdefault(key, []).extend(value if isinstance(value, list) else [value])
+                elif value is None:
+                    self.faults.pop(key, None)
+                else:
+                    self.faults[key] = value
+            return copy.deepcopy(self.faults)
+
     def __init__(self, now=None):
         self.now = now
         self.objects = {}
@@ -787,17 +804,10 @@ class Control:
         if route == ('GET', '/_stub/faults'):
             return 200, copy.deepcopy(self.store.faults)
         if route == ('POST', '/_stub/faults'):
-            with self.store.lock:
-                for key, value in (data or {}).items():
-                    if key not in ('forbid', 'down', 'apply_conflicts', 'delay'):
-                        raise bad_request('stub: unknown fault %r (forbid, down, apply_conflicts, delay)' % key)
-                    if key in ('forbid', 'apply_conflicts'):
-                        self.store.faults.setdefault(key, []).extend(value if isinstance(value, list) else [value])
-                    elif value is None:
-                        self.store.faults.pop(key, None)
-                    else:
-                        self.store.faults[key] = value
-                return 200, copy.deepcopy(self.store.faults)
+            try:
+                return 200, self.store.add_faults(data or {})
+            except ValueError as exc:
+                raise bad_request(str(exc)) from None
         if route == ('DELETE', '/_stub/faults'):
             with self.store.lock:
                 self.store.faults = {}
@@ -1392,14 +1402,7 @@ class StubServer(ThreadingHTTPServer):
         self.store.seed(objects, logs)
 
     def set_faults(self, **faults):
-        with self.store.lock:
-            for key, value in faults.items():
-                if key in ('forbid', 'apply_conflicts'):
-                    self.store.faults.setdefault(key, []).extend(value if isinstance(value, list) else [value])
-                elif value is None:
-                    self.store.faults.pop(key, None)
-                else:
-                    self.store.faults[key] = value
+        self.store.add_faults(faults)
 
     def clear_faults(self):
         with self.store.lock:
