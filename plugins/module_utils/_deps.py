@@ -31,6 +31,8 @@ _LIBRARIES = {
     'isal': (('isal', 'isal.igzip', 'isal.isal_zlib'), 'isal'),
     # the official Kubernetes client: kubeconfig, exec plugins, in-cluster configuration, and the requests
     'kubernetes': (('kubernetes', 'kubernetes.client', 'kubernetes.config', 'urllib3'), 'kubernetes'),
+    # configuration backups are YAML; ansible-core itself depends on PyYAML, so it is there wherever ansible-playbook runs
+    'yaml': (('yaml',), 'PyYAML'),
 }
 
 _FLAGS = {'HAS_PSYCOPG2': 'psycopg2', 'HAS_ZSTANDARD': 'zstandard', 'HAS_CRYPTOGRAPHY': 'cryptography', 'HAS_PYOPENSSL': 'OpenSSL', 'HAS_ISAL': 'isal'}

@@ -21,10 +21,12 @@ from ansible_collections.dsr.ops.plugins.module_utils._backup.errors import Back
 class DatabaseLock:
     """Exclusive, non-blocking lock named after a database."""
 
-    def __init__(self, directory, database, purpose='backup'):
+    def __init__(self, directory, database, purpose='backup', what=None):
         self.path = os.path.join(directory, '.%s.lock' % database)
         self.database = database
         self.purpose = purpose
+        # what the lock protects, in messages
+        self.what = what or 'database %s' % database
         self._fd = None
 
     def acquire(self):
@@ -35,8 +37,8 @@ class DatabaseLock:
         except BlockingIOError:
             holder = self._read_holder(fd)
             os.close(fd)
-            raise BackupLockedError('another %s of database %s is running (%s); wait for it to finish: '
-                                    'two at once would compete for the same files' % (self.purpose, self.database, holder)) from None
+            raise BackupLockedError('another %s of %s is running (%s); wait for it to finish: '
+                                    'two at once would compete for the same files' % (self.purpose, self.what, holder)) from None
         os.ftruncate(fd, 0)
         record = {'pid': os.getpid(), 'purpose': self.purpose,
                   'since': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}

@@ -41,6 +41,12 @@ CLOCK_SKEW_SECONDS = 300
 # what the first bytes of a stored backup are, by compression
 MAGIC = {'zstd': b'\x28\xb5\x2f\xfd', 'gzip': b'\x1f\x8b', 'none': b'PGDMP'}
 _SAFE_DATABASE_RE = re.compile(r'^[A-Za-z0-9_.-]+$')
+# a Kubernetes namespace: an RFC 1123 label
+_NAMESPACE_RE = re.compile(r'^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$')
+# the stored file of each format, after "<name>_<time>"; group 2 of stored_name_re is the compression's extension
+FORMATS = {'custom': r'\.dump(\.zst|\.gz)?', 'k8s-config': r'\.k8s\.tar(\.gz)'}
+# the compressions each format is written with
+FORMAT_COMPRESSIONS = {'custom': ('zstd', 'gzip', 'none'), 'k8s-config': ('gzip',)}
 _SHA256_RE = re.compile(r'^[0-9a-f]{64}$')
 
 
@@ -84,9 +90,22 @@ def backup_basename(database, moment):
     return '%s_%s' % (check_database_name(database), moment.astimezone(datetime.timezone.utc).strftime(TIMESTAMP_FORMAT))
 
 
-def stored_name_re(database):
-    """The names pg_backup gives the stored backups of ``database``; group 1 is the time stamp."""
-    return re.compile(r'^%s_(\d{8}T\d{6}Z)\.dump(\.zst|\.gz)?$' % re.escape(database))
+def stored_name_re(database, fmt='custom'):
+    """The names of the stored backups of ``database`` in format ``fmt`` (None: any format); group 1 is the time stamp.
+
+    ``database`` None matches any safe name.
+    """
+    name = re.escape(database) if database is not None else r'[A-Za-z0-9_.-]+'
+    tails = [FORMATS[fmt]] if fmt is not None else [FORMATS[f] for f in sorted(FORMATS)]
+    return re.compile(r'^%s_(\d{8}T\d{6}Z)(?:%s)$' % (name, '|'.join(tails)))
+
+
+def format_of_name(name):
+    """The format a stored file's name says it is in, or None."""
+    for fmt, tail in FORMATS.items():
+        if re.search(r'_\d{8}T\d{6}Z%s$' % tail, name):
+            return fmt
+    return None
 
 
 def manifest_path(backup_path):
@@ -99,9 +118,9 @@ def verify_path(backup_path):
     return backup_path + VERIFY_SUFFIX
 
 
-def is_manifest_name(name, database):
-    """Whether directory entry (or key tail) ``name`` is named as a manifest of ``database``'s backups."""
-    return name.endswith(MANIFEST_SUFFIX) and bool(stored_name_re(database).match(name[:-len(MANIFEST_SUFFIX)]))
+def is_manifest_name(name, database, fmt='custom'):
+    """Whether directory entry (or key tail) ``name`` is named as a manifest of ``database``'s backups in format ``fmt``."""
+    return name.endswith(MANIFEST_SUFFIX) and bool(stored_name_re(database, fmt).match(name[:-len(MANIFEST_SUFFIX)]))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,6 +141,9 @@ class Manifest:
     globals: dict | None
     data: dict
     database_properties: dict | None = None
+    format: str = 'custom'
+    # k8s-config: the archive's files, each {file, kind, name, sha256, size_bytes, encrypted}
+    objects: list | None = None
 
 
 def _int(data, key, fault):
@@ -152,23 +174,30 @@ def parse(data, source, name=None, database=None):
         fault('it holds a JSON %s, not an object' % type(data).__name__.replace('dict', 'object').replace('str', 'string'))
     if data.get('manifest_version') != MANIFEST_VERSION:
         raise ManifestError('manifest %s has version %r; this collection reads version %d' % (source, data.get('manifest_version'), MANIFEST_VERSION))
-    db = _text(data, 'database', fault)
-    try:
-        check_database_name(db)
-    except BackupInputError as exc:
-        fault(str(exc))
+    fmt = data.get('format')
+    if fmt not in FORMATS:
+        fault('format must be one of %s, got %r' % (', '.join(sorted(FORMATS)), fmt))
+    if fmt == 'k8s-config':
+        db = _text(data, 'namespace', fault)
+        if not _NAMESPACE_RE.match(db):
+            fault('namespace %r is not a Kubernetes namespace name (lowercase letters, digits and "-", at most 63)' % db)
+    else:
+        db = _text(data, 'database', fault)
+        try:
+            check_database_name(db)
+        except BackupInputError as exc:
+            fault(str(exc))
     if database is not None and db != database:
-        fault('it is a manifest of database %s, not %s' % (db, database))
+        fault('it is a manifest of %s %s, not %s' % ('namespace' if fmt == 'k8s-config' else 'database', db, database))
     compression = data.get('compression')
-    if compression not in MAGIC:
-        fault('compression must be one of %s, got %r' % (', '.join(sorted(MAGIC)), compression))
-    if data.get('format') != 'custom':
-        fault('format must be custom, got %r' % (data.get('format'),))
+    if compression not in FORMAT_COMPRESSIONS[fmt]:
+        fault('compression must be one of %s, got %r' % (', '.join(sorted(FORMAT_COMPRESSIONS[fmt])), compression))
     file_name = _text(data, 'file', fault)
-    match = stored_name_re(db).match(file_name)
+    match = stored_name_re(db, fmt).match(file_name)
     if not match or (match.group(2) or '') != EXTENSIONS[compression]:
-        fault('file %r is not the name pg_backup gives a %s backup of %s (%s_<YYYYmmddTHHMMSSZ>.dump%s)'
-              % (file_name, compression, db, db, EXTENSIONS[compression]))
+        fault('file %r is not the name %s gives a %s backup of %s (%s_<YYYYmmddTHHMMSSZ>%s%s)'
+              % (file_name, 'k8s_config_backup' if fmt == 'k8s-config' else 'pg_backup', compression, db, db,
+                 '.k8s.tar' if fmt == 'k8s-config' else '.dump', EXTENSIONS[compression]))
     if name is not None and file_name != name:
         fault('it describes %r, but as %s it can only describe %r' % (file_name, os.path.basename(source), name))
     started_at = data.get('started_at')
@@ -183,6 +212,10 @@ def parse(data, source, name=None, database=None):
         fault('sha256 must be 64 lowercase hexadecimal digits, got %r' % (sha256,))
     stored = _int(data, 'stored_size_bytes', fault)
     raw = _int(data, 'raw_size_bytes', fault)
+    if fmt == 'k8s-config':
+        return Manifest(database=db, file=file_name, compression=compression, started_at=started_at, started=started,
+                        stored_size_bytes=stored, raw_size_bytes=raw, sha256=sha256, pg_dump_version='', row_counts={},
+                        materialized_views=[], globals=None, data=data, format=fmt, objects=_archive_objects(data.get('objects'), fault))
     pg_dump_version = _text(data, 'pg_dump_version', fault)
     row_counts = data.get('row_counts')
     if not isinstance(row_counts, dict):
@@ -205,6 +238,38 @@ def parse(data, source, name=None, database=None):
                     stored_size_bytes=stored, raw_size_bytes=raw, sha256=sha256, pg_dump_version=pg_dump_version,
                     row_counts=row_counts, materialized_views=matviews, globals=globals_, data=data,
                     database_properties=properties)
+
+
+# a file of a configuration archive: "<plural>[.<group>]/<object name>.yaml", ".yaml.vault" when encrypted
+_ARCHIVE_FILE_RE = re.compile(r'^[a-z0-9]+(\.[a-z0-9-]+)*/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\.yaml(\.vault)?$')
+_KIND_RE = re.compile(r'^[A-Z][A-Za-z0-9]{0,62}$')
+
+
+def _archive_objects(value, fault):
+    """The file list of a k8s-config manifest, checked: the restore reads nothing else from the archive."""
+    if not isinstance(value, list):
+        fault('objects must be a list of the archive\'s files')
+    seen = set()
+    for index, entry in enumerate(value):
+        where = 'objects[%d]' % index
+        if not isinstance(entry, dict):
+            fault('%s must be an object' % where)
+        path = entry.get('file')
+        if not isinstance(path, str) or not _ARCHIVE_FILE_RE.match(path) or '..' in path:
+            fault('%s.file %r is not "<resource>/<name>.yaml[.vault]"' % (where, path))
+        if path in seen:
+            fault('%s.file %s is listed twice' % (where, path))
+        seen.add(path)
+        if not isinstance(entry.get('kind'), str) or not _KIND_RE.match(entry['kind']):
+            fault('%s.kind must be a Kubernetes kind, got %r' % (where, entry.get('kind')))
+        if not isinstance(entry.get('name'), str) or not entry['name'] or os.path.basename(path).split('.yaml')[0] != entry['name']:
+            fault('%s.name %r is not the name in its file name %s' % (where, entry.get('name'), path))
+        if not isinstance(entry.get('sha256'), str) or not _SHA256_RE.match(entry['sha256']):
+            fault('%s.sha256 must be 64 lowercase hexadecimal digits' % where)
+        _int(entry, 'size_bytes', lambda reason, where=where: fault('%s.%s' % (where, reason)))
+        if not isinstance(entry.get('encrypted'), bool) or entry['encrypted'] != path.endswith('.vault'):
+            fault('%s.encrypted must be true exactly for a .vault file' % where)
+    return [dict(entry) for entry in value]
 
 
 # database-level privileges: the only words a manifest may put into a GRANT
@@ -239,15 +304,24 @@ def _database_properties(value, fault):
             'grants': [list(g) for g in grants], 'settings': [list(e) for e in settings]}
 
 
-def load(path, database=None):
-    """Read and check the manifest at ``path`` (``<data file>.manifest.json``); ManifestError otherwise."""
+def load(path, database=None, fmt=None):
+    """Read and check the manifest at ``path`` (``<data file>.manifest.json``); ManifestError otherwise.
+
+    ``fmt``, when given, is the only format the caller can use: another is refused by name.
+    """
     try:
         data = files.read_json(path)
     except (OSError, ValueError) as exc:
         raise ManifestError('cannot read manifest %s: %s' % (path, exc)) from None
     name = os.path.basename(path)
     expected = name[:-len(MANIFEST_SUFFIX)] if name.endswith(MANIFEST_SUFFIX) else None
-    return parse(data, path, name=expected, database=database)
+    manifest = parse(data, path, name=expected, database=database)
+    if fmt is not None and manifest.format != fmt:
+        raise ManifestError('%s describes a %s, not a %s' % (path, FORMAT_NAMES[manifest.format], FORMAT_NAMES[fmt]))
+    return manifest
+
+
+FORMAT_NAMES = {'custom': 'database backup (dsr.ops.pg_backup)', 'k8s-config': 'Kubernetes configuration backup (dsr.ops.k8s_config_backup)'}
 
 
 def parse_record(data, manifest):
@@ -296,7 +370,7 @@ def file_problem(directory, manifest):
     return None
 
 
-def scan(directory, database):
+def scan(directory, database, fmt='custom'):
     """The backups of ``database`` in ``directory``: ``(entries, malformed)``.
 
     ``entries`` are the backups with a well-formed manifest, newest first; each
@@ -305,18 +379,19 @@ def scan(directory, database):
     ``problem`` (why its data file is not proven to be that backup, or None).
     ``malformed`` lists ``{manifest_path, reason}`` for manifests named as this
     database's that cannot be read; they are findings, never a reason to stop.
+    Only backups in format ``fmt`` are listed (their names say which).
     """
     entries, malformed = [], []
     if not os.path.isdir(directory):
         return entries, malformed
     for name in sorted(os.listdir(directory)):
-        if files.is_temp_name(name) or not is_manifest_name(name, database):
+        if files.is_temp_name(name) or not is_manifest_name(name, database, fmt):
             continue
         path = os.path.join(directory, name)
         try:
             if stat.S_ISLNK(os.lstat(path).st_mode):
                 raise ManifestError('manifest %s is malformed: it is a symbolic link' % path)
-            manifest = load(path, database=database)
+            manifest = load(path, database=database, fmt=fmt)
         except ManifestError as exc:
             malformed.append({'manifest_path': path, 'reason': str(exc)})
             continue
@@ -331,9 +406,9 @@ def scan(directory, database):
     return entries, malformed
 
 
-def list_backups(directory, database):
+def list_backups(directory, database, fmt='custom'):
     """The backups of ``database`` in ``directory`` with a well-formed manifest, newest first (see :func:`scan`)."""
-    return scan(directory, database)[0]
+    return scan(directory, database, fmt)[0]
 
 
 def is_future(moment, now, skew=CLOCK_SKEW_SECONDS):

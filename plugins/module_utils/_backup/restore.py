@@ -49,7 +49,7 @@ def resolve_backup(path=None, backup_dir=None, database=None, warnings=None):
             raise BackupInputError('backup file %s does not exist' % path)
         if not os.path.exists(manifest_file):
             raise BackupInputError('backup file %s has no manifest (%s): it is incomplete or not made by dsr.ops.pg_backup' % (path, manifest_file))
-        return path, mf.load(manifest_file)
+        return path, mf.load(manifest_file, fmt='custom')
     entries, malformed = mf.scan(backup_dir, database)
     for item in malformed:
         if warnings is not None:

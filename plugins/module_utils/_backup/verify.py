@@ -51,7 +51,7 @@ def _newest_or_named(params):
         if not os.path.exists(manifest_file):
             raise BackupInputError('%s has no manifest (%s): not a complete dsr.ops backup' % (path, manifest_file))
         try:
-            return path, mf.load(manifest_file), None, []
+            return path, mf.load(manifest_file, fmt='custom'), None, []
         except mf.ManifestError as exc:
             return path, None, None, [{'manifest_path': manifest_file, 'reason': str(exc)}]
     entries, malformed = mf.scan(params['backup_dir'], params['database'])

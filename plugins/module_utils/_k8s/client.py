@@ -323,6 +323,22 @@ class K8sClient:
             raise K8sApiError('list', resource or plural, namespace, 200, 'BadResponse', 'the answer has no items list')
         return [item for item in items if isinstance(item, dict)]
 
+    def get(self, path, resource, namespace, name):
+        """One object, or None when the API server says 404 (any other error raises)."""
+        try:
+            return self.request('GET', path, verb='get', resource=resource, namespace=namespace)
+        except K8sApiError as exc:
+            if exc.code == 404 and exc.reason == 'NotFound':
+                return None
+            raise
+
+    # pylint: disable-next=too-many-arguments
+    def apply(self, path, body, resource, namespace, field_manager, force=False, dry_run=False):
+        """Server-side apply of ``body`` at ``path`` (``dry_run``: the API server's dry run, nothing stored); the object as applied."""
+        query = {'fieldManager': field_manager, 'force': 'true' if force else None, 'dryRun': 'All' if dry_run else None}
+        return self.request('PATCH', path, query, body=body, content_type='application/apply-patch+yaml', verb='patch',
+                            resource=resource, namespace=namespace)
+
     def pod_log(self, namespace, pod, container, tail_lines, limit_bytes, previous=False):
         """The last lines of one container's log (``previous``: of its last terminated instance)."""
         path = '/api/v1/namespaces/%s/pods/%s/log' % (urllib.parse.quote(namespace, safe=''), urllib.parse.quote(pod, safe=''))

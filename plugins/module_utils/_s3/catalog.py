@@ -17,14 +17,13 @@ manifest is reported as incomplete, a manifest without its object as missing.
 from __future__ import annotations
 
 import json
-import re
 
 from ansible_collections.dsr.ops.plugins.module_utils._backup import files
 from ansible_collections.dsr.ops.plugins.module_utils._backup import manifest as mf
 from ansible_collections.dsr.ops.plugins.module_utils._s3.errors import S3InputError
 
 # any database's backup, when no database is named
-_ANY_BACKUP_RE = re.compile(r'^[A-Za-z0-9_.-]+_\d{8}T\d{6}Z\.dump(\.zst|\.gz)?$')
+_ANY_BACKUP_RE = mf.stored_name_re(None, None)
 
 
 def keys_for(prefix, manifest):
@@ -85,7 +84,7 @@ class Catalog:
         none of them counts as a backup, and none stops the others from counting.
         """
         listing = self.objects()
-        name_re = mf.stored_name_re(database) if database else _ANY_BACKUP_RE
+        name_re = mf.stored_name_re(database, None) if database else _ANY_BACKUP_RE
         entries, missing, malformed, described = [], [], [], set()
         for key in sorted(listing):
             if not key.endswith(mf.MANIFEST_SUFFIX):

@@ -260,7 +260,7 @@ class S3BackupRun:
         result['created_dest'] = created
         # what killed downloads of this database's backups left (never a live download's file: see files.TempFile)
         result['removed_stale_temp_files'] = files.remove_stale_temp_files(
-            dest_dir, re.compile(r'^%s_\d{8}T\d{6}Z\.dump' % re.escape(manifest.database)).match)
+            dest_dir, re.compile(r'^%s_\d{8}T\d{6}Z\.(dump|k8s\.tar)' % re.escape(manifest.database)).match)
         needed = size + 64 * MIB
         free = files.free_bytes(dest_dir)
         if free < needed:

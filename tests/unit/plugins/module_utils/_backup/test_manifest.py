@@ -55,7 +55,7 @@ def test_list_backups_newest_first_ignores_other_databases(tmp_path, make_manife
     (lambda m: dict(m, database='other'), 'is not the name pg_backup gives a zstd backup of other'),
     (lambda m: dict(m, database='../x'), 'cannot be used in a backup file name'),
     (lambda m: dict(m, compression='lz4'), 'compression must be one of'),
-    (lambda m: dict(m, format='plain'), 'format must be custom'),
+    (lambda m: dict(m, format='plain'), 'format must be one of custom, k8s-config'),
     (lambda m: dict(m, row_counts=['a']), 'row_counts must be an object'),
     (lambda m: dict(m, row_counts={'t': 1}), 'is not "schema.table": rows'),
     (lambda m: dict(m, row_counts={'s.t': -4}), 'is not "schema.table": rows'),
