@@ -68,7 +68,7 @@ for s in "${stages[@]}"; do
 done
 if [ "$needs_harness" = 1 ]; then
   trap '"$DSR_PYTHON" "$repo/tests/harness/dsr_harness.py" down --dir "$harness" || true' EXIT
-  "$DSR_PYTHON" tests/harness/dsr_harness.py up --dir "$harness" --services "${DSR_TEST_SERVICES:-postgres,prometheus,tls,s3,elasticsearch}"
+  "$DSR_PYTHON" tests/harness/dsr_harness.py up --dir "$harness" --services "${DSR_TEST_SERVICES:-postgres,prometheus,tls,s3,elasticsearch,kubernetes}"
   "$DSR_PYTHON" tests/harness/integration_config.py --state "$harness/state.json" \
     --python "$DSR_PYTHON" > "$tree/tests/integration/integration_config.yml"
   export DSR_HARNESS_STATE="$harness/state.json"

@@ -86,6 +86,12 @@ def tls_service():
 
 
 @pytest.fixture(scope='session')
+def k8s_service():
+    """The harness's Kubernetes API stub (url, token, token_file, ca_cert, control_url, namespace), started here if needed."""
+    yield from _service('kubernetes')
+
+
+@pytest.fixture(scope='session')
 def module_env(tmp_path_factory):
     """Environment in which ``python plugins/modules/X.py args.json`` imports the collection."""
     root = _collections_root(tmp_path_factory.mktemp('collections'))

@@ -27,6 +27,10 @@ Services:
 * ``elasticsearch``: ``es_stub.py`` (a stub of the Elasticsearch 8 / 9 and
   OpenSearch 2 REST API, not a search engine) in three flavours over HTTPS,
   with basic auth, an API key and a bearer token, seeded with DSR logs.
+* ``kubernetes``: ``k8s_stub.py`` (a stub of the Kubernetes API server, not
+  an API server) over HTTPS with a random bearer token (0600 file), seeded
+  with the ``healthy`` scenario of ``k8s_fixtures.py`` (``dsr-production``);
+  scenarios and faults are switched through its ``/_stub/`` endpoints.
 
 Every certificate comes from one harness CA (root and intermediate) made with
 ``cryptography`` in ``DIR/ca``. More services are added as more ``Service``
@@ -34,7 +38,7 @@ classes with the same ``start``/``stop``/``state`` shape.
 
 CLI::
 
-    python tests/harness/dsr_harness.py up   --dir /tmp/dsr-harness [--services postgres,prometheus,tls,s3,elasticsearch] [--no-standby]
+    python tests/harness/dsr_harness.py up   --dir /tmp/dsr-harness [--services postgres,prometheus,tls,s3,elasticsearch,kubernetes] [--no-standby]
     python tests/harness/dsr_harness.py down --dir /tmp/dsr-harness
     python tests/harness/dsr_harness.py env  --dir /tmp/dsr-harness   # shell exports for psql & co
 """
@@ -801,12 +805,74 @@ class ElasticsearchService(Service):
         kill_pidfile(state['pidfile'], self.dir)
 
 
+class KubernetesService(Service):
+    """The Kubernetes API stub (``k8s_stub.py``: a stub, not an API server) as a child process over HTTPS.
+
+    A certificate from the harness CA, a random bearer token in a 0600 file (the stub reads it with
+    ``--token-file``, so it is in no process list), the fixtures of ``k8s_fixtures.py`` with the
+    ``healthy`` scenario in the namespace ``dsr-production``. Tests switch scenarios and set faults
+    through the stub's unauthenticated control endpoints under ``control_url`` (``/_stub/``), and
+    put it back with ``POST /_stub/scenario {"names": ["healthy"]}`` and ``DELETE /_stub/faults``.
+    """
+
+    name = 'kubernetes'
+    NAMESPACE = 'dsr-production'
+    SCENARIO = 'healthy'
+
+    def __init__(self, base_dir, runner):
+        super().__init__(base_dir, runner)
+        self.dir = os.path.join(base_dir, 'kubernetes')
+
+    def start(self):
+        sys.path.insert(0, HERE)
+        import k8s_stub  # pylint: disable=import-outside-toplevel
+        os.makedirs(self.dir, mode=0o755)
+        ca = HarnessCA(self.base_dir)
+        tls = ca.issue(self.dir, 'kubernetes', ca.now - DAY, ca.now + 120 * DAY)
+        token = secrets.token_urlsafe(32)
+        token_file = os.path.join(self.dir, 'token')
+        write_private(token_file, token + '\n')
+        port = free_port()
+        url = 'https://127.0.0.1:%d' % port
+        log = os.path.join(self.dir, 'stub.log')
+        pidfile = os.path.join(self.dir, 'stub.pid')
+        spawn([sys.executable, os.path.join(HERE, 'k8s_stub.py'), '--port', str(port), '--cert', tls['chain'], '--key', tls['key'],
+               '--token-file', token_file, '--scenario', self.SCENARIO], log, pidfile)
+        self.state = {'url': url, 'token': token, 'token_file': token_file, 'user': k8s_stub.DEFAULT_USER, 'ca_cert': ca.root_file,
+                      'control_url': url + '/_stub', 'namespace': self.NAMESPACE, 'scenario': self.SCENARIO,
+                      'version': k8s_stub.DEFAULT_VERSION, 'pidfile': pidfile, 'log': log}
+        wait_for_port(port, 'the Kubernetes API stub', log)
+        self._wait_ready(self.state, log)
+        return self.state
+
+    @staticmethod
+    def _wait_ready(state, log, timeout=30):
+        """Wait until GET /version answers 200 with the token, over HTTPS verified with the harness CA."""
+        context = ssl.create_default_context(cafile=state['ca_cert'])
+        deadline = time.monotonic() + timeout
+        last = 'no answer'
+        while time.monotonic() < deadline:
+            request = urllib.request.Request(state['url'] + '/version', headers={'Authorization': 'Bearer ' + state['token']})
+            try:
+                with urllib.request.urlopen(request, context=context, timeout=5) as response:
+                    if json.load(response)['gitVersion'] == 'v' + state['version']:
+                        return
+            except (urllib.error.URLError, OSError, ValueError, KeyError) as exc:
+                last = str(exc)
+            time.sleep(0.2)
+        raise HarnessError('the Kubernetes API stub at %s was not ready within %d s (%s); see %s' % (state['url'], timeout, last, log))
+
+    def stop(self, state):
+        kill_pidfile(state['pidfile'], self.dir)
+
+
 SERVICES = {
     'postgres': PostgresService,
     'tls': TlsService,
     'prometheus': PrometheusService,
     's3': S3Service,
     'elasticsearch': ElasticsearchService,
+    'kubernetes': KubernetesService,
 }
 
 
@@ -900,6 +966,9 @@ def main(argv=None):
             if es:
                 urls = ', '.join('%s on %s' % (flavor, cluster['url']) for flavor, cluster in sorted(es['clusters'].items()))
                 print('Elasticsearch stubs (%d documents): %s' % (es['documents'], urls))
+            k8s = state['services'].get('kubernetes')
+            if k8s:
+                print('Kubernetes API stub (scenario %s, namespace %s) on %s' % (k8s['scenario'], k8s['namespace'], k8s['url']))
             tls = state['services'].get('tls')
             if tls:
                 print('TLS endpoints: %s' % ', '.join('%s on %d' % (n, e['port']) for n, e in sorted(tls['endpoints'].items())))

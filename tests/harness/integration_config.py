@@ -73,6 +73,19 @@ def render(state, python):
             'dsr_es_seed_file': es['seed_file'],
             'dsr_es_seed_now': es['seed_now'],
         })
+    k8s = state['services'].get('kubernetes')
+    if k8s:
+        config.update({
+            # the stub of tests/harness/k8s_stub.py over HTTPS: its URL, bearer token and the CA of its certificate
+            'dsr_k8s_host': k8s['url'],
+            'dsr_k8s_api_key': k8s['token'],
+            'dsr_k8s_ca_cert': k8s['ca_cert'],
+            'dsr_k8s_namespace': k8s['namespace'],
+            # the user name the token maps to (in the stub's 403 messages)
+            'dsr_k8s_user': k8s['user'],
+            # the base URL of the stub's unauthenticated control endpoints: /scenario, /faults, /requests, /reset
+            'dsr_k8s_stub_control': k8s['control_url'],
+        })
     return config
 
 
