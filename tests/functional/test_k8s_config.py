@@ -14,6 +14,8 @@ requests the modules sent.
 from __future__ import annotations
 
 import base64
+import binascii
+import importlib
 import datetime
 import hashlib
 import io
@@ -27,7 +29,7 @@ import tarfile
 import pytest
 import yaml
 
-from conftest import COLLECTION
+from conftest import COLLECTION, _collections_root
 
 sys.path.insert(0, str(COLLECTION / 'tests' / 'harness'))
 
@@ -353,3 +355,29 @@ def test_s3_backup_ships_lists_and_fetches_the_archive(fresh, run_module, tmp_pa
     restored = run_module('k8s_config_restore', conn(fresh, path=fetched['path'], namespace='dsr', vault_password=VAULT_PASSWORD,
                                                      _ansible_check_mode=True))
     assert restored.get('failed') is not True and restored['counts']['created'] == len(made['objects'])
+
+
+def _root(tmp_path_factory):
+    root = _collections_root(tmp_path_factory.mktemp('collections'))
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    return root
+
+
+def test_the_vault_format_is_ansible_vaults_both_ways(tmp_path_factory):
+    # here, not in the unit tests: ansible-test units forbids importing ansible.parsing next to module_utils
+    archive = importlib.import_module('ansible_collections.dsr.ops.plugins.module_utils._k8s.archive') if _root(tmp_path_factory) else None
+    from ansible.parsing.vault import VaultLib, VaultSecret  # pylint: disable=import-outside-toplevel
+    real = VaultLib([('dsr-k8s-config', VaultSecret(b'pw-1'))])
+    ours = archive.Vault('pw-1')
+    for plaintext in (b'', b'x', b'sixteen bytes!!!', b'kind: Secret\ndata: {password: c2VjcmV0}\n' * 40):
+        assert bytes(real.decrypt(ours.encrypt(plaintext))) == plaintext
+        assert ours.decrypt(bytes(real.encrypt(plaintext, vault_id='dsr-k8s-config')), 'x') == plaintext
+    # a 1.1 file (no vault id) opens too
+    assert ours.decrypt(bytes(VaultLib([('default', VaultSecret(b'pw-1'))]).encrypt(b'old', vault_id=None)), 'x') == b'old'
+    text = ours.encrypt(b'kind: Secret\n')
+    salt, signature, ciphertext = binascii.unhexlify(b''.join(text.split(b'\n')[1:])).split(b'\n')
+    ciphertext = ciphertext[:-1] + (b'0' if ciphertext[-1:] != b'0' else b'1')
+    tampered = text.split(b'\n', maxsplit=1)[0] + b'\n' + binascii.hexlify(b'\n'.join((salt, signature, ciphertext))) + b'\n'
+    with pytest.raises(archive.ConfigArchiveError, match='cannot be decrypted'):
+        ours.decrypt(bytes(tampered), 'x')
