@@ -39,6 +39,9 @@ attributes:
     details:
       - Proves the archive, reads the objects the namespace holds, and sends every object with C(dryRun=All), so the API
         server validates (and admission webhooks see) exactly what a real run would apply; stores nothing.
+      - When the namespace does not exist yet (O(create_namespace=true)), only its creation is dry-run; the objects cannot be
+        (the API server refuses a dry run into a missing namespace), so they are reported as created, with a warning and
+        RV(dry_run_objects=false).
   diff_mode:
     support: full
     details:
@@ -156,6 +159,14 @@ dry_run:
   returned: success
   type: bool
   sample: false
+dry_run_objects:
+  description:
+    - Whether the objects went through the API server's dry run.
+    - False when the namespace does not exist yet (with O(create_namespace=true)) - an API server refuses a dry run into a
+      missing namespace, so only the archive was proven (and its Secrets decrypted), with a warning.
+  returned: check mode
+  type: bool
+  sample: true
 created_namespace:
   description: Whether the namespace was (or, in check mode, would be) created.
   returned: O(create_namespace=true)

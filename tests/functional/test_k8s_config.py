@@ -302,9 +302,20 @@ def test_create_namespace_for_a_rebuilt_cluster(fresh, run_module, tmp_path):
     made = backup(run_module, fresh, tmp_path / 'cfg', kinds=['ConfigMap', 'Service'])
     refused = run_module('k8s_config_restore', conn(fresh, path=made['path'], namespace='dsr-dr'))
     assert refused['failed'] is True and '404' in refused['msg'] and 'dsr-dr' in refused['msg'], refused['msg']
+    # check mode: the API server would refuse a dry run into the missing namespace, so only its creation is dry-run
+    planned = run_module('k8s_config_restore', conn(fresh, path=made['path'], namespace='dsr-dr', create_namespace=True, _ansible_check_mode=True))
+    assert planned.get('failed') is not True, planned.get('msg')
+    assert planned['created_namespace'] is True and planned['dry_run_objects'] is False and planned['changed'] is True
+    assert planned['counts']['created'] == len(made['objects'])
+    assert any('namespace dsr-dr does not exist' in w and 'were not' in w for w in warnings(planned)), warnings(planned)
+    assert stored(fresh, 'namespaces', None, 'dsr-dr') is None
+    assert [r for r in patches(fresh) if 'dryRun=All' not in r['query']] == []
     created = run_module('k8s_config_restore', conn(fresh, path=made['path'], namespace='dsr-dr', create_namespace=True))
     assert created.get('failed') is not True, created.get('msg')
     assert created['created_namespace'] is True and created['counts']['created'] == len(made['objects'])
+    # the namespace exists now: a check-mode run dry-runs every object again
+    again = run_module('k8s_config_restore', conn(fresh, path=made['path'], namespace='dsr-dr', create_namespace=True, _ansible_check_mode=True))
+    assert again['dry_run_objects'] is True and again['created_namespace'] is False and again['changed'] is False, again
     assert stored(fresh, 'configmaps', 'dsr-dr', 'dsr-config')['data'] == stored(fresh, 'configmaps', NAMESPACE, 'dsr-config')['data']
 
 

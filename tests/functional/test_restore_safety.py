@@ -173,6 +173,28 @@ def test_a_kill_during_the_swap_leaves_the_live_database_open(harness, source_ba
         drop_like(harness, 'dsr_ops_scratch_%s' % SOURCE)
 
 
+def test_a_held_session_refuses_the_swap_without_terminate_connections(harness, source_backup, run_module):
+    """The swap waits a moment for closed sessions to go (SESSION_SETTLE_SECONDS), but a session that stays refuses it."""
+    target = 'adv_held'
+    drop_like(harness, target)
+    drop_like(harness, 'dsr_ops_scratch_%s' % SOURCE)
+    created = run_module('pg_restore', restore_args(harness, source_backup, target))
+    assert created.get('failed') is not True and created['action'] == 'create', created
+    holder = connect(harness, target)
+    try:
+        refused = run_module('pg_restore', restore_args(harness, source_backup, target, swap=True, allow_other_database=True))
+        assert refused['failed'] is True
+        assert '1 sessions are connected to adv_held' in refused['msg'] and 'terminate_connections=true' in refused['msg'], refused['msg']
+        assert not [d for d in databases(harness) if d.startswith(target + '_before_restore_')]
+        with holder.cursor() as cur:  # the session was left alone
+            cur.execute('SELECT 1')
+            assert cur.fetchone() == (1,)
+    finally:
+        holder.close()
+        drop_like(harness, target)
+        drop_like(harness, 'dsr_ops_scratch_%s' % SOURCE)
+
+
 def _try_connect(pg, database):
     try:
         return connect(pg, database)

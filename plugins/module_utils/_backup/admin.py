@@ -26,6 +26,10 @@ if _deps.HAS_PSYCOPG2:
     import psycopg2.errors
     from psycopg2 import sql
 
+# the other sessions on a database, autovacuum workers left out (see DatabaseAdmin.sessions); %s is the select list
+_OTHER_SESSIONS_SQL = ("SELECT %s FROM pg_stat_activity WHERE datname = %%s AND pid <> pg_backend_pid() "
+                       "AND backend_type IS DISTINCT FROM 'autovacuum worker'")
+
 SCRATCH_PREFIX = 'dsr_ops_scratch_'
 ASIDE_INFIX = '_before_restore_'
 SCRATCH_MARK = 'dsr.ops scratch database'
@@ -37,6 +41,8 @@ RESTORE_SESSION = '-c maintenance_work_mem=512MB -c synchronous_commit=off'
 # at 1 GB, 44.2 -> 43.5 s at 3 GB), and would idle the spare cores of a bigger restore host.
 # how long the swap may try to find the target without sessions (they are terminated again on every attempt)
 SWAP_SECONDS = 30
+# how long sessions found on the target may take to go before the swap refuses (without terminate_connections)
+SESSION_SETTLE_SECONDS = 2
 
 _USER_OBJECTS_SQL = """
 SELECT 'tables', count(*) FROM pg_class WHERE oid >= 16384 AND relkind IN ('r', 'p', 'f')
@@ -142,8 +148,12 @@ class Restorer:
             conn.close()
 
     def sessions(self, name):
-        """Other sessions connected to database ``name``."""
-        return self._one('SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()', (name,))[0]
+        """Other sessions connected to database ``name``.
+
+        Autovacuum workers are not counted: they come and go on their own (a freshly restored database draws them), and
+        the server cancels them itself for ALTER DATABASE ... RENAME and DROP DATABASE.
+        """
+        return self._one(_OTHER_SESSIONS_SQL % 'count(*)', (name,))[0]
 
     def _connect_to(self, database):
         conn, dummy = self.connector.connect(database)
@@ -383,10 +393,15 @@ class Restorer:
         while True:
             remaining = self.sessions(target)
             if remaining and not terminate:
+                # the backend of a session closed a moment ago (this run's own look into the target) exits asynchronously
+                settle = time.monotonic() + SESSION_SETTLE_SECONDS
+                while remaining and time.monotonic() < settle:
+                    time.sleep(0.1)
+                    remaining = self.sessions(target)
+            if remaining and not terminate:
                 raise BackupInputError('%d sessions are connected to %s: stop the applications or set terminate_connections=true' % (remaining, target))
             if remaining:
-                self.execute('SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()',
-                             (target,))
+                self.execute(_OTHER_SESSIONS_SQL % 'count(pg_terminate_backend(pid))', (target,))
             attempts += 1
             try:
                 self.in_one_transaction(statements, log=attempts == 1)

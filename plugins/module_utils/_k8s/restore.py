@@ -165,15 +165,26 @@ class ConfigRestore:
             'not_applied': skipped, 'objects': [], 'changed': False, 'dry_run': self.check_mode}
         if params['create_namespace']:
             self._namespace(target, result)
+        missing = bool(result.get('created_namespace'))
         before = {}
         for obj in objects:
             kind = k8s_kinds.BY_NAME[obj['kind']]
-            before[obj['file']] = self.client.get(k8s_kinds.path(kind, target, obj['name']), k8s_kinds.resource_name(kind), target, obj['name'])
+            # a namespace that does not exist yet holds nothing
+            live = None if missing else self.client.get(k8s_kinds.path(kind, target, obj['name']), k8s_kinds.resource_name(kind), target, obj['name'])
+            before[obj['file']] = live
+        if self.check_mode and missing:
+            # the Namespace itself was only dry-run, and an API server refuses a dry run into a namespace that does not exist
+            decrypted = ' and its Secrets decrypted' if any(obj['kind'] == 'Secret' for obj in objects) else ''
+            self.warnings.append('namespace %s does not exist: its creation was dry-run, the %d objects were not (an API server refuses '
+                                 'a dry run into a namespace that does not exist); the archive was proven%s' % (target, len(objects), decrypted))
+            result['dry_run_objects'] = False
+            return self._report(result, objects, before, {obj['file']: obj['body'] for obj in objects})
         if self.check_mode or params['preflight']:
             dry = {}
             for obj in objects:
                 dry[obj['file']] = self._call(obj, dry_run=True)
             if self.check_mode:
+                result['dry_run_objects'] = True
                 return self._report(result, objects, before, dry)
         after = {}
         for obj in objects:
