@@ -45,7 +45,7 @@ if [ "$action" = down ]; then
 fi
 
 state="$harness/state.json"
-sandbox_services=postgres,prometheus,tls,s3
+sandbox_services=postgres,prometheus,tls,s3,kubernetes
 if [ -f "$state" ] && ! "$DSR_PYTHON" - "$state" "$sandbox_services" <<'PY'
 import json, sys
 have = set(json.load(open(sys.argv[1]))['services'])
@@ -60,7 +60,7 @@ fi
 if [ ! -f "$state" ]; then
   [ "$action" = up ] || { dsr_log "no sandbox running: run scripts/sandbox.sh"; exit 1; }
   mkdir -p "$dir"
-  dsr_log "starting PostgreSQL primary + standby, Prometheus, TLS endpoints and an S3 server (moto) in $harness"
+  dsr_log "starting PostgreSQL primary + standby, Prometheus, TLS endpoints, an S3 server (moto) and a Kubernetes API stub in $harness"
   "$DSR_PYTHON" tests/harness/dsr_harness.py up --dir "$harness" --services "$sandbox_services"
   # one database server whose data volume fills up, so the review has something to say
   "$DSR_PYTHON" - "$state" <<'PY'
@@ -84,7 +84,7 @@ ln -sfn "$repo" "$dir/collections/ansible_collections/dsr/ops"
 "$DSR_PYTHON" - "$state" "$DSR_PYTHON" "$dir/backups" "$dir/logs" > "$dir/inventory.yml" <<'PY'
 import json, sys
 services = json.load(open(sys.argv[1]))['services']
-pg, prom, tls, s3 = services['postgres'], services['prometheus'], services['tls'], services['s3']
+pg, prom, tls, s3, k8s = services['postgres'], services['prometheus'], services['tls'], services['s3'], services['kubernetes']
 # the sandbox environment's certificates: its database, and two web endpoints ageing normally
 # (the expired and 3-day certificates of the harness are for the test suite)
 endpoints = [{'name': 'registry', 'host': '127.0.0.1', 'port': tls['endpoints']['days90']['port'], 'server_name': 'localhost'},
@@ -114,6 +114,12 @@ inventory = {'dsr_environments': {'hosts': {'sandbox': {
     'dsr_s3_endpoint_url': s3['endpoint_url'],
     'dsr_s3_region': s3['region'],
     'dsr_s3_bucket': s3['bucket'],
+    # the cluster: the harness's Kubernetes API stub (tests/harness/k8s_stub.py, a stub, not an API server) holding
+    # the DSR namespace; its bearer token arrives as AWX's Kubernetes credential injects it (K8S_AUTH_API_KEY)
+    'dsr_k8s_host': k8s['url'],
+    'dsr_k8s_ca_cert': k8s['ca_cert'],
+    'dsr_k8s_namespace': k8s['namespace'],
+    'dsr_k8s_config_backup_dir': sys.argv[3] + '-k8s-config',
     # where this environment's logs are (written by tools/access_log_gen.py below)
     'security_ops_access_log_paths': [sys.argv[4] + '/nginx/access.log', sys.argv[4] + '/nginx/access.log.1'],
     'security_ops_app_log_paths': [sys.argv[4] + '/dsr/*.log'],
@@ -128,6 +134,15 @@ export ANSIBLE_COLLECTIONS_PATH="$dir/collections"
 export ANSIBLE_STDOUT_CALLBACK=default ANSIBLE_DISPLAY_SKIPPED_HOSTS=false ANSIBLE_NOCOLOR=1
 dsr_log "running the morning database check (playbook dsr.ops.db_health)"
 ansible-playbook -i "$dir/inventory.yml" dsr.ops.db_health -e "db_health_state_dir=$dir/state"
+
+# The Kubernetes token, as AWX's Kubernetes credential injects it; the configuration backup's vault password
+# as a custom credential would (kept in the sandbox so that an unchanged namespace keeps its archive).
+K8S_AUTH_API_KEY=$("$DSR_PYTHON" -c "import json; print(json.load(open('$state'))['services']['kubernetes']['token'])")
+[ -s "$dir/k8s-vault-password" ] || (umask 077 && "$DSR_PYTHON" -c 'import secrets; print(secrets.token_urlsafe(24))' > "$dir/k8s-vault-password")
+DSR_K8S_VAULT_PASSWORD=$(cat "$dir/k8s-vault-password")
+export K8S_AUTH_API_KEY DSR_K8S_VAULT_PASSWORD
+dsr_log "running the Kubernetes health check (playbook dsr.ops.k8s_health; the cluster is the harness's API stub)"
+ansible-playbook -i "$dir/inventory.yml" dsr.ops.k8s_health
 
 # Prometheus credentials, as an AWX credential injects them: into ansible-playbook's environment.
 PROMETHEUS_USERNAME=$("$DSR_PYTHON" -c "import json; print(json.load(open('$state'))['services']['prometheus']['username'])")
@@ -160,12 +175,14 @@ AWS_SECRET_ACCESS_KEY=$("$DSR_PYTHON" -c "import json; print(json.load(open('$st
 export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
 dsr_log "running the nightly backup: dump, verify, upload to S3, retention (playbook dsr.ops.backup)"
 ansible-playbook -i "$dir/inventory.yml" dsr.ops.backup -e backup_keep_last=3 -e backup_s3_keep_last=3
+dsr_log "running the Kubernetes configuration backup, Secrets encrypted, to S3 (playbook dsr.ops.config_backup)"
+ansible-playbook -i "$dir/inventory.yml" dsr.ops.config_backup -e dsr_k8s_config_keep_last=3
 dsr_log "running the weekly backup verification with a restore test (playbook dsr.ops.backup_verification)"
 ansible-playbook -i "$dir/inventory.yml" dsr.ops.backup_verification -e backup_verification_restore_test=true
 dsr_log "backups in $dir/backups:"
 ls -l "$dir/backups"
 dsr_log "running the monthly disaster-recovery test: newest verified backup from S3 -> verify -> restore into dsr_db_dr_test (playbook dsr.ops.dr_test)"
-ansible-playbook -i "$dir/inventory.yml" dsr.ops.dr_test -e dsr_targets=sandbox -e dr_test_source_environment=sandbox \
+ansible-playbook -i "$dir/inventory.yml" dsr.ops.dr_test -e dsr_targets=sandbox -e dr_test_source_environment=sandbox -e dr_test_configuration=dry_run \
   -e "disaster_recovery_report_file=$dir/dr-test-report.json"
 dsr_log "disaster-recovery report: $dir/dr-test-report.json"
 dsr_log "sandbox is up: scripts/sandbox.sh check to run again, scripts/sandbox.sh down to remove it"
