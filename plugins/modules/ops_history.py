@@ -255,25 +255,18 @@ import datetime
 from ansible_collections.dsr.ops.plugins.module_utils._module import DsrModule
 from ansible_collections.dsr.ops.plugins.module_utils._ops import records as rec
 from ansible_collections.dsr.ops.plugins.module_utils._ops.history import History
-from ansible_collections.dsr.ops.plugins.module_utils._ops.store import DirectoryStore, PostgresStore, StoreError
-from ansible_collections.dsr.ops.plugins.module_utils._postgres.connection import (Connector, PostgresError, identifier_problem,
-                                                                                   postgres_argument_spec, validate_connection_params)
-
-DEFAULT_DATABASE = 'dsr_ops'
+from ansible_collections.dsr.ops.plugins.module_utils._ops.options import (libraries, make_store, parse_now, parse_records, store_argument_spec,
+                                                                           store_problems)
+from ansible_collections.dsr.ops.plugins.module_utils._ops.store import StoreError
+from ansible_collections.dsr.ops.plugins.module_utils._postgres.connection import PostgresError
 
 
 def argument_spec():
     """The module's options."""
-    spec = postgres_argument_spec()
+    spec = store_argument_spec()
     spec.update(
         mode=dict(type='str', choices=['record', 'report', 'prune'], default='record'),
-        backend=dict(type='str', choices=['postgresql', 'directory'], default='postgresql'),
-        directory=dict(type='path'),
-        schema=dict(type='str', default='dsr_ops'),
-        create_schema=dict(type='bool', default=True),
-        registry_database=dict(type='str', default='dsr_db'),
         records=dict(type='list', elements='dict', default=[]),
-        keep_days=dict(type='int', default=90),
         on_error=dict(type='str', choices=['warn', 'fail'], default='warn'),
         date=dict(type='str'),
         days=dict(type='int', default=7),
@@ -285,16 +278,8 @@ def argument_spec():
         upcoming=dict(type='list', elements='dict', default=[]),
         notes=dict(type='list', elements='str', default=[]),
         disk_threshold=dict(type='float', default=0.85),
-        now=dict(type='str'),
     )
     return spec
-
-
-def _time(value, option):
-    try:
-        return rec.parse_time(value, option)
-    except rec.RecordError as exc:
-        raise ValueError(str(exc)) from None
 
 
 def _date(value, option):
@@ -304,30 +289,9 @@ def _date(value, option):
         raise ValueError('%s must be a date YYYY-MM-DD, got %r' % (option, value[:32])) from None
 
 
-def _records(value, option):
-    try:
-        return rec.validate_all(value, option)
-    except rec.RecordError as exc:
-        raise ValueError('%s; fix the record or leave it out' % exc) from None
-
-
 def validate(params):
     """Messages naming the option and the fix."""
-    problems = []
-    if params['backend'] == 'directory':
-        if not params['directory']:
-            problems.append('backend=directory needs directory (the path of the history directory)')
-    else:
-        params['login_db'] = params['login_db'] or DEFAULT_DATABASE
-        if params['login_db'] == params['registry_database']:
-            problems.append('login_db is %s, the registry\'s own database (registry_database): keep the history in an operations '
-                            'database (default %s) or another schema of a separate database' % (params['login_db'], DEFAULT_DATABASE))
-        problem = identifier_problem('schema', params['schema'])
-        if problem:
-            problems.append(problem)
-        problems.extend(validate_connection_params(params))
-    if params['keep_days'] < 0:
-        problems.append('keep_days must be 0 (keep everything) or more, got %d' % params['keep_days'])
+    problems = store_problems(params)
     if not 1 <= params['days'] <= 62:
         problems.append('days must be between 1 and 62, got %d' % params['days'])
     if not 1 <= params['trend_days'] <= 366:
@@ -345,13 +309,9 @@ def validate(params):
 
 
 def main():
-    module = DsrModule(argument_spec(), libraries=lambda p: ['psycopg2'] if p['backend'] == 'postgresql' else [],
-                       convert={'now': _time, 'date': _date, 'records': _records}, validate=validate)
+    module = DsrModule(argument_spec(), libraries=libraries, convert={'now': parse_now, 'date': _date, 'records': parse_records}, validate=validate)
     params = module.params
-    if params['backend'] == 'directory':
-        store = DirectoryStore(params['directory'], check_mode=module.check_mode)
-    else:
-        store = PostgresStore(Connector(params), params['schema'], params['create_schema'], check_mode=module.check_mode)
+    store = make_store(params, module.check_mode)
     history = History(params, store, check_mode=module.check_mode, now=params['now'])
     try:
         call = {'record': lambda: history.record(params['records']), 'report': history.report, 'prune': history.prune}[params['mode']]

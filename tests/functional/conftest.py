@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 
 import psycopg2
@@ -104,7 +105,8 @@ class ModuleRun:
     """A module process; ``result()`` waits for its JSON, ``kill()`` SIGKILLs its whole process group."""
 
     def __init__(self, name, args, env, workdir):
-        args_file = Path(workdir) / ('%s-%d.json' % (name, os.getpid()))
+        # one file per run: runs started from several threads at once must not read each other's arguments
+        args_file = Path(workdir) / ('%s-%d-%s.json' % (name, os.getpid(), uuid.uuid4().hex))
         args_file.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': args}))
         args_file.chmod(0o600)
         self.proc = subprocess.Popen([sys.executable, str(COLLECTION / 'plugins' / 'modules' / ('%s.py' % name)), str(args_file)],

@@ -7,7 +7,7 @@ A record is plain data (see ``docs/daily-operations.md``)::
     {"time": "2026-12-04T08:00:05+00:00", "environment": "production", "run": "morning",
      "check": "database", "status": "ok", "summary": "ok: all 9 checks ok",
      "figures": {"database_size_bytes": 1234, "certificate_days_left": [{"labels": {"endpoint": "registry"}, "value": 88}]},
-     "job_id": "4711"}
+     "job_id": "4711", "affected": ["payment-service"]}
 
 Records arrive from a playbook and come back from the history (a table, files):
 both are untrusted, so every one goes through :func:`validate` before use.
@@ -30,6 +30,7 @@ SUMMARY_MAX = 2000
 LABEL_VALUE_MAX = 256
 FIGURES_MAX = 200
 SAMPLES_MAX = 200
+AFFECTED_MAX = 50
 JOB_ID_RE = re.compile(r'^[A-Za-z0-9_.:-]{1,64}$')
 
 
@@ -119,7 +120,7 @@ def validate(record, where='record'):
     """The record, checked and normalized (time in UTC); RecordError naming ``where`` and the field otherwise."""
     if not isinstance(record, dict):
         raise RecordError('%s must be a dict, got %s' % (where, type(record).__name__))
-    unknown = sorted(set(record) - {'time', 'environment', 'run', 'check', 'status', 'summary', 'figures', 'job_id'})
+    unknown = sorted(set(record) - {'time', 'environment', 'run', 'check', 'status', 'summary', 'figures', 'job_id', 'affected'})
     if unknown:
         raise RecordError('%s has unknown fields: %s' % (where, ', '.join(str(k) for k in unknown)))
     for field in ('time', 'environment', 'check', 'status'):
@@ -148,6 +149,10 @@ def validate(record, where='record'):
         job_id = str(job_id)
         if not JOB_ID_RE.match(job_id):
             raise RecordError('%s.job_id %r is not a job id' % (where, job_id[:64]))
+    affected = record.get('affected') or []
+    if not isinstance(affected, list) or len(affected) > AFFECTED_MAX or not all(
+            isinstance(name, str) and 0 < len(name) <= LABEL_VALUE_MAX and '\x00' not in name for name in affected):
+        raise RecordError('%s.affected must be a list of at most %d names (the services or objects affected)' % (where, AFFECTED_MAX))
     return {
         'time': format_time(parse_time(record['time'], '%s.time' % where)),
         'environment': environment,
@@ -157,6 +162,7 @@ def validate(record, where='record'):
         'summary': summary,
         'figures': _figures(record.get('figures'), '%s.figures' % where),
         'job_id': job_id,
+        'affected': list(affected),
     }
 
 

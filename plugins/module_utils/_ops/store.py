@@ -24,6 +24,8 @@ import os
 import re
 
 from ansible_collections.dsr.ops.plugins.module_utils import _deps
+from ansible_collections.dsr.ops.plugins.module_utils._backup import files
+from ansible_collections.dsr.ops.plugins.module_utils._ops import incidents as inc
 from ansible_collections.dsr.ops.plugins.module_utils._ops import records as rec
 
 if _deps.HAS_PSYCOPG2:
@@ -166,8 +168,66 @@ class DirectoryStore:
             removed.append(os.path.basename(path))
         return len(removed), removed
 
+    # incidents: one state file, read and rewritten (atomically) under an exclusive lock on incidents.lock
+
+    def incidents_begin(self):
+        """Lock the incident state and load it: (incidents, sequence {year: last})."""
+        self.prepare()
+        self._lock = None
+        if not os.path.isdir(self.directory):
+            return [], {}
+        try:
+            self._lock = os.open(os.path.join(self.directory, 'incidents.lock'), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+            fcntl.flock(self._lock, fcntl.LOCK_EX)
+        except OSError as exc:
+            raise StoreError('cannot lock the incident state in %s: %s' % (self.directory, exc.strerror)) from None
+        path = os.path.join(self.directory, 'incidents.json')
+        try:
+            state = files.read_json(path)
+        except FileNotFoundError:
+            return [], {}
+        except (OSError, ValueError) as exc:
+            raise StoreError('the incident state %s cannot be read (%s): move it away to start a new one' % (path, exc)) from None
+        if not isinstance(state, dict) or not isinstance(state.get('incidents'), list) or not isinstance(state.get('sequence'), dict):
+            raise StoreError('the incident state %s is not what dsr.ops writes: move it away to start a new one' % path)
+        sequence = {}
+        for year, last in state['sequence'].items():
+            if not (isinstance(year, str) and year.isdigit() and isinstance(last, int) and last >= 0):
+                raise StoreError('the incident sequence in %s is not valid: move the file away to start a new one' % path)
+            sequence[int(year)] = last
+        loaded = []
+        for index, item in enumerate(state['incidents']):
+            try:
+                loaded.append(inc.validate_incident(item, 'incident %d of %s' % (index, path)))
+            except inc.IncidentStateError:
+                self.skipped += 1
+        return loaded, sequence
+
+    def incidents_commit(self, incidents, sequence, keep_since):
+        """Write the state (resolved incidents older than ``keep_since`` dropped) and release the lock."""
+        try:
+            if not self.check_mode:
+                kept = [i for i in incidents if i['status'] != 'Resolved' or rec.parse_time(i['updated_at']) >= keep_since]
+                state = {'version': 1, 'sequence': {str(year): last for year, last in sorted(sequence.items())},
+                         'incidents': [{key: value for key, value in i.items() if key in INCIDENT_FIELDS} for i in kept]}
+                try:
+                    files.write_json_atomic(os.path.join(self.directory, 'incidents.json'), state)
+                except OSError as exc:
+                    raise StoreError('cannot write the incident state in %s: %s' % (self.directory, exc.strerror)) from None
+        finally:
+            self.incidents_end()
+
+    def incidents_end(self):
+        if getattr(self, '_lock', None) is not None:
+            os.close(self._lock)
+            self._lock = None
+
     def close(self):
-        pass
+        self.incidents_end()
+
+
+# what an incident's stored state holds
+INCIDENT_FIELDS = ('id', 'environment', 'severity', 'status', 'started_at', 'updated_at', 'resolved_at', 'failing', 'notices')
 
 
 class PostgresStore:
@@ -211,8 +271,10 @@ class PostgresStore:
         conn = self._connect()
         try:
             with conn.cursor() as cur:
-                cur.execute('SELECT to_regclass(%s)', ('%s.check_history' % sql.Identifier(self.schema).as_string(conn),))
-                found = cur.fetchone()[0] is not None
+                schema = sql.Identifier(self.schema).as_string(conn)
+                cur.execute('SELECT to_regclass(%s), to_regclass(%s), to_regclass(%s)',
+                            tuple('%s.%s' % (schema, table) for table in ('check_history', 'incidents', 'incident_sequence')))
+                found = all(name is not None for name in cur.fetchone())
             conn.commit()
         except psycopg2.Error as exc:
             conn.rollback()
@@ -243,9 +305,15 @@ class PostgresStore:
                     'job_id text)').format(self._ident('check_history')),
             sql.SQL('CREATE INDEX IF NOT EXISTS check_history_when ON {} (recorded_at, environment)').format(self._ident('check_history')),
             sql.SQL("COMMENT ON TABLE {} IS 'dsr.ops check history, schema version %d'" % SCHEMA_VERSION).format(self._ident('check_history')),
+            sql.SQL('CREATE TABLE IF NOT EXISTS {} (id text PRIMARY KEY, environment text NOT NULL, status text NOT NULL, '
+                    'updated_at timestamptz NOT NULL, state jsonb NOT NULL)').format(self._ident('incidents')),
+            sql.SQL('CREATE TABLE IF NOT EXISTS {} (year int PRIMARY KEY, last int NOT NULL CHECK (last >= 0))').format(
+                self._ident('incident_sequence')),
         ]
         try:
             with conn.cursor() as cur:
+                # two first runs at once: CREATE ... IF NOT EXISTS is not safe against a concurrent create, the lock is
+                cur.execute("SELECT pg_advisory_xact_lock(hashtext('dsr.ops schema ' || %s))", (self.schema,))
                 for statement in statements:
                     text = statement.as_string(conn)
                     self.queries.append(text)
@@ -316,6 +384,59 @@ class PostgresStore:
             conn.rollback()
             raise StoreError('cannot prune %s.check_history: %s' % (self.schema, (exc.pgerror or str(exc)).strip())) from None
         return count, []
+
+    # incidents: one transaction holding an advisory lock, so two runs never give out the same id
+
+    def incidents_begin(self):
+        created = self.prepare()
+        if self.check_mode and created:
+            return [], {}
+        conn = self._connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_xact_lock(hashtext('dsr.ops incidents ' || %s))", (self.schema,))
+                cur.execute(sql.SQL("SELECT state FROM {} WHERE status <> 'Resolved' OR updated_at >= now() - interval '62 days' "
+                                    'ORDER BY updated_at').format(self._ident('incidents')))
+                rows = cur.fetchall()
+                cur.execute(sql.SQL('SELECT year, last FROM {}').format(self._ident('incident_sequence')))
+                sequence = dict(cur.fetchall())
+        except psycopg2.Error as exc:
+            conn.rollback()
+            raise StoreError('cannot read the incidents in %s: %s' % (self.schema, (exc.pgerror or str(exc)).strip())) from None
+        loaded = []
+        for (state,) in rows:
+            try:
+                loaded.append(inc.validate_incident(state, 'a stored incident'))
+            except inc.IncidentStateError:
+                self.skipped += 1
+        return loaded, sequence
+
+    def incidents_commit(self, incidents, sequence, keep_since):
+        conn = self._connect()
+        if self.check_mode:
+            conn.rollback()
+            return
+        try:
+            with conn.cursor() as cur:
+                for year, last in sorted(sequence.items()):
+                    cur.execute(sql.SQL('INSERT INTO {} (year, last) VALUES (%s, %s) ON CONFLICT (year) DO UPDATE SET last = '
+                                        'GREATEST({}.last, EXCLUDED.last)').format(self._ident('incident_sequence'), self._ident('incident_sequence')),
+                                (year, last))
+                for item in incidents:
+                    state = json.dumps({key: value for key, value in item.items() if key in INCIDENT_FIELDS}, sort_keys=True)
+                    cur.execute(sql.SQL('INSERT INTO {} (id, environment, status, updated_at, state) VALUES (%s, %s, %s, %s, %s::jsonb) '
+                                        'ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, updated_at = EXCLUDED.updated_at, '
+                                        'state = EXCLUDED.state').format(self._ident('incidents')),
+                                (item['id'], item['environment'], item['status'], item['updated_at'], state))
+                cur.execute(sql.SQL("DELETE FROM {} WHERE status = 'Resolved' AND updated_at < %s").format(self._ident('incidents')), (keep_since,))
+            conn.commit()
+        except psycopg2.Error as exc:
+            conn.rollback()
+            raise StoreError('cannot write the incidents in %s: %s' % (self.schema, (exc.pgerror or str(exc)).strip())) from None
+
+    def incidents_end(self):
+        if self.conn is not None:
+            self.conn.rollback()
 
     def close(self):
         if self.conn is not None:
