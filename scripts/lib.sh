@@ -15,6 +15,8 @@ dsr_install_system_packages() {
   command -v git >/dev/null || missing+=(git)
   # kubectl checks the Kubernetes API stub (tests/functional/test_k8s_stub.py); Debian's package is kubernetes-client
   command -v kubectl >/dev/null || missing+=(kubernetes-client)
+  # headless Chromium renders the evening report as a person sees it (tests/functional/test_ops_report.py)
+  command -v chromium >/dev/null || missing+=(chromium)
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" != 0 ]; then
     dsr_log "missing system packages: ${missing[*]} (see bindep.txt); install them as root and re-run"
