@@ -217,13 +217,13 @@ trends:
 report:
   description:
     - O(mode=report). The evening summary's data - C(title), C(generated_at), C(date), C(environments), C(checks), C(today)
-      (environment to check to C(status), C(summary), C(time), C(run) of the day's latest record), C(days) (per date, environment
+      (environment to check to C(status), C(summary) and C(time) of the day's latest record), C(days) (per date, environment
       to check to the day's worst status; a missing cell means no record), C(series) (per charted figure C(name), C(title),
       C(unit) and C(points), environment to C([date, value]) pairs), C(trends) (as RV(trends)), C(incidents), C(upcoming), C(notes).
   returned: mode=report
   type: dict
   sample: {title: DSR evening summary, date: "2026-12-04", environments: [production], checks: [database],
-           today: {production: {database: {status: ok, summary: "ok: all 4 checks ok", time: "2026-12-04T08:00:05+00:00", run: morning}}},
+           today: {production: {database: {status: ok, summary: "ok: all 4 checks ok", time: "2026-12-04T08:00:05+00:00"}}},
            days: [{date: "2026-12-04", status: {production: {database: ok}}}],
            series: [{name: database_size_bytes, title: Database size, unit: bytes, points: {production: [["2026-12-04", 1234567]]}}],
            trends: {production: {}}, incidents: [], upcoming: [], notes: []}

@@ -56,7 +56,7 @@ def build_report(records, day, days=7, environments=None, checks=None, title='DS
         cell[record['check']] = worst([cell[record['check']], record['status']]) if record['check'] in cell else record['status']
         if date == day:
             today.setdefault(record['environment'], {})[record['check']] = {
-                'status': record['status'], 'summary': record['summary'], 'time': record['time'], 'run': record['run']}
+                'status': record['status'], 'summary': record['summary'], 'time': record['time']}
     series = []
     for name, caption, unit, how in SERIES:
         series.append({'name': name, 'title': caption, 'unit': unit,

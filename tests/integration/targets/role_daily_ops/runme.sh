@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Daily operations end to end over two environments (prepare.yml writes their inventory): the morning check (staging-it
+# is critical: the run fails after recording, with one incident notice), the midday check (the same problem: no second
+# notice), the evening summary (the report over both), then verify.yml reads what they left behind.
+set -euxo pipefail
+
+config=../../integration_config.yml
+[ -f "$config" ] || { echo "$config not found: run through scripts/test.sh" >&2; exit 1; }
+workdir=$(mktemp -d)
+trap 'rm -rf "$workdir"' EXIT
+
+ansible-playbook -i "$INVENTORY_PATH" -e "daily_workdir=$workdir" prepare.yml "$@"
+inventory="$workdir/inventory.yml"
+
+# the gate fails the critical environment only after everything was recorded: exit code 2 (a host failed)
+set +e
+ansible-playbook -i "$inventory" dsr.ops.morning_check "$@" | tee "$workdir/morning.log"
+morning=${PIPESTATUS[0]}
+ansible-playbook -i "$inventory" dsr.ops.midday_check "$@" | tee "$workdir/midday.log"
+midday=${PIPESTATUS[0]}
+set -e
+[ "$morning" -eq 2 ] && [ "$midday" -eq 2 ]
+grep -q 'The morning check of staging-it is critical' "$workdir/morning.log"
+! grep -q 'The morning check of prod-it is' "$workdir/morning.log"
+
+ansible-playbook -i "$inventory" dsr.ops.evening_summary "$@" | tee "$workdir/evening.log"
+grep -q "HTML report: $workdir/reports/dsr-summary-" "$workdir/evening.log"
+
+ansible-playbook -i "$INVENTORY_PATH" -e "daily_workdir=$workdir" verify.yml "$@"
