@@ -91,7 +91,7 @@ endpoints = [{'name': 'registry', 'host': '127.0.0.1', 'port': tls['endpoints'][
              {'name': 'portal', 'host': '127.0.0.1', 'port': tls['endpoints']['days20']['port'], 'server_name': 'localhost'},
              {'name': 'api', 'host': '127.0.0.1', 'port': tls['endpoints']['intermediate_first']['port'], 'server_name': 'localhost'},
              {'name': 'database', 'host': pg['host'], 'port': pg['port'], 'protocol': 'postgres', 'server_name': 'localhost'}]
-inventory = {'dsr_environments': {'hosts': {'sandbox': {
+sandbox = {
     'ansible_connection': 'local',
     'ansible_python_interpreter': sys.argv[2],
     'dsr_environment': 'sandbox',
@@ -123,7 +123,23 @@ inventory = {'dsr_environments': {'hosts': {'sandbox': {
     # where this environment's logs are (written by tools/access_log_gen.py below)
     'security_ops_access_log_paths': [sys.argv[4] + '/nginx/access.log', sys.argv[4] + '/nginx/access.log.1'],
     'security_ops_app_log_paths': [sys.argv[4] + '/dsr/*.log'],
-}}}}
+}
+# a second environment for the daily operations, with problems: its namespace is missing from the cluster, its portal's
+# certificate expired, no backup and no Prometheus configured (those parts report "skipped: not configured")
+staging = {key: sandbox[key] for key in ('ansible_connection', 'ansible_python_interpreter', 'dsr_pg_host', 'dsr_pg_port', 'dsr_pg_database',
+                                          'dsr_pg_monitor_user', 'dsr_k8s_host', 'dsr_k8s_ca_cert', 'dsr_tls_ca_cert')}
+staging.update({'dsr_environment': 'sandbox-staging', 'dsr_k8s_namespace': 'dsr-staging',
+                'dsr_tls_endpoints': [{'name': 'portal', 'host': '127.0.0.1', 'port': tls['endpoints']['expired']['port'], 'server_name': 'localhost'}]})
+base = sys.argv[3].rsplit('/', 1)[0]
+inventory = {'all': {
+    # the history and the incidents: the operations database dsr_ops on the sandbox server (never the registry's dsr_db);
+    # the passwords come from a 0600 pgpass file, as a site keeps them (PGPASSFILE)
+    'vars': {'dsr_ops_history_host': pg['host'], 'dsr_ops_history_port': pg['port'], 'dsr_ops_history_user': 'postgres',
+             'daily_ops_notice_dir': base + '/notices', 'daily_ops_report_dir': base + '/reports'},
+    'children': {
+        'dsr_environments': {'hosts': {'sandbox': sandbox}},
+        'dsr_daily': {'hosts': {'sandbox': {}, 'sandbox-staging': staging}},
+    }}}
 json.dump(inventory, sys.stdout, indent=2)
 PY
 
@@ -185,4 +201,37 @@ dsr_log "running the monthly disaster-recovery test: newest verified backup from
 ansible-playbook -i "$dir/inventory.yml" dsr.ops.dr_test -e dsr_targets=sandbox -e dr_test_source_environment=sandbox -e dr_test_configuration=dry_run \
   -e "disaster_recovery_report_file=$dir/dr-test-report.json"
 dsr_log "disaster-recovery report: $dir/dr-test-report.json"
+# Daily operations over two environments (group dsr_daily): the sandbox and sandbox-staging, which has problems on
+# purpose. The morning and midday checks record every part in the history and raise one incident for sandbox-staging (its
+# notice is a file in notices/; a later run updates it only when its severity changes); they run with
+# daily_ops_fail_on=never so that the evening summary runs and reports over both.
+"$DSR_PYTHON" - "$state" "$dir/pgpass" <<'PY'
+import json, os, sys
+import psycopg2
+pg = json.load(open(sys.argv[1]))['services']['postgres']
+fd = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+with os.fdopen(fd, 'w') as handle:
+    for user in ('postgres', 'dsr_monitor'):
+        handle.write('%s:%d:*:%s:%s\n' % (pg['host'], pg['port'], user, pg['passwords'][user]))
+conn = psycopg2.connect(host=pg['host'], port=pg['port'], user='postgres', password=pg['passwords']['postgres'], dbname='postgres')
+conn.autocommit = True
+with conn.cursor() as cur:
+    cur.execute("SELECT 1 FROM pg_database WHERE datname = 'dsr_ops'")
+    if cur.fetchone() is None:
+        cur.execute('CREATE DATABASE dsr_ops')
+conn.close()
+PY
+export PGPASSFILE="$dir/pgpass"
+unset PGPASSWORD
+dsr_log "running the morning check over sandbox and sandbox-staging (playbook dsr.ops.morning_check)"
+ansible-playbook -i "$dir/inventory.yml" dsr.ops.morning_check -e dsr_targets=dsr_daily -e daily_ops_fail_on=never \
+  -e daily_ops_metrics_rate_window=30s
+dsr_log "running the midday check (playbook dsr.ops.midday_check)"
+ansible-playbook -i "$dir/inventory.yml" dsr.ops.midday_check -e dsr_targets=dsr_daily -e daily_ops_fail_on=never \
+  -e daily_ops_metrics_rate_window=30s
+dsr_log "running the evening summary (playbook dsr.ops.evening_summary)"
+ansible-playbook -i "$dir/inventory.yml" dsr.ops.evening_summary -e dsr_targets=dsr_daily
+report=$(ls -t "$dir"/reports/dsr-summary-*.html 2>/dev/null | head -1)
+dsr_log "incident notices in $dir/notices: $(ls "$dir/notices" 2>/dev/null | tr '\n' ' ')"
+dsr_log "evening summary report (open it in a browser): ${report:-none written}"
 dsr_log "sandbox is up: scripts/sandbox.sh check to run again, scripts/sandbox.sh down to remove it"

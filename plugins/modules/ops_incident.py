@@ -16,7 +16,8 @@ description:
     compromised (a figure C(compromise_signals) above 0); V(P2) (High) - major functionality unavailable or significantly
     degraded (some workloads down, a critical database, Kubernetes, metrics, errors, certificate, backup or security check);
     V(P3) (Medium) - warnings with user impact (database, Kubernetes, metrics, errors, slow queries; a check that could not
-    run); V(P4) (Low) - the rest (certificate, backup and security warnings, the DR test). The incident's severity is its
+    run); V(P4) (Low) - the rest (certificate, backup and security warnings, a metrics warning of resource checks alone -
+    CPU, memory, disk, connections, scrape targets: capacity planning -, the DR test). The incident's severity is its
     most severe failing check."
   - A new incident gets the next id of a real sequence, C(INC-<year>-<NNNN>), status C(Investigating), and is announced. An
     ongoing one is announced again only when its severity changes (status C(In Progress)), and C(Resolved) when every check

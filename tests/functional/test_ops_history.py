@@ -78,6 +78,7 @@ def test_record_creates_the_table_then_report_builds_the_matrix_series_and_trend
     assert [day['date'] for day in data['days']] == ['2026-11-28', '2026-11-29', '2026-11-30', '2026-12-01', '2026-12-02', '2026-12-03', '2026-12-04']
     assert data['days'][3]['status']['production']['database'] == 'warning'
     assert 'staging' not in data['days'][4]['status'], 'a day without a record must have no cell'
+    assert data['days'][6]['status']['production']['errors'] == 'ok', 'two ok readings of a day are ok'
     assert data['today']['production']['database']['summary'] == 'day -0'
     series = {s['name']: s for s in data['series']}
     assert series['database_size_bytes']['points']['production'][0] == ['2026-11-28', 1000 * MIB]

@@ -34,6 +34,13 @@ def _midnight(day):
     return datetime.datetime.combine(day, datetime.time(), datetime.timezone.utc)
 
 
+def day_status(so_far, status):
+    """The worst status of a day's records of one check; a check skipped all day stays skipped (not unknown)."""
+    if so_far is None or so_far == 'skipped':
+        return status
+    return so_far if status == 'skipped' else worst([so_far, status])
+
+
 def order_checks(names):
     known = [name for name in CHECK_ORDER if name in names]
     return known + sorted(set(names) - set(known))
@@ -53,7 +60,7 @@ def build_report(records, day, days=7, environments=None, checks=None, title='DS
             continue
         date = rec.parse_time(record['time']).date()
         cell = matrix[date].setdefault(record['environment'], {})
-        cell[record['check']] = worst([cell[record['check']], record['status']]) if record['check'] in cell else record['status']
+        cell[record['check']] = day_status(cell.get(record['check']), record['status'])
         if date == day:
             today.setdefault(record['environment'], {})[record['check']] = {
                 'status': record['status'], 'summary': record['summary'], 'time': record['time']}

@@ -51,6 +51,8 @@ CHECK_SEVERITY = {
     'dr_test': ('P4', 'P4', 'P4'),
 }
 DEFAULT_SEVERITY = ('P2', 'P4', 'P4')
+# metrics_check's resource checks: a warning of these alone is capacity planning (P4); latency and error rates are users'
+CAPACITY_METRICS = frozenset(('cpu_usage', 'memory_usage', 'disk_usage', 'db_connections', 'scrape_targets'))
 
 
 class IncidentStateError(ValueError):
@@ -78,6 +80,9 @@ def classify(record):
             return 'P2', '%d of %d workloads down' % (down, total)
     if isinstance(figures.get('compromise_signals'), (int, float)) and figures['compromise_signals'] > 0:
         return 'P1', 'signals of data compromise'
+    if check == 'metrics' and status == 'warning' and record.get('affected') and set(record['affected']) <= CAPACITY_METRICS:
+        # resources filling up (a disk at 84 %) are capacity planning, not yet an impact on users
+        return 'P4', 'capacity warning: %s' % ', '.join(sorted(record['affected']))
     critical, warning, unknown = CHECK_SEVERITY.get(check, DEFAULT_SEVERITY)
     return {'critical': critical, 'warning': warning, 'unknown': unknown}[status], '%s is %s' % (check, status)
 

@@ -38,6 +38,14 @@ def test_classification(check, status, figures, expected):
     assert inc.classify(record(check, status, **figures))[0] == expected
 
 
+def test_a_capacity_warning_alone_is_p4_a_latency_warning_p3():
+    disk = rec.validate({'time': NOW.isoformat(), 'environment': 'p', 'check': 'metrics', 'status': 'warning', 'affected': ['disk_usage']})
+    latency = rec.validate({'time': NOW.isoformat(), 'environment': 'p', 'check': 'metrics', 'status': 'warning',
+                            'affected': ['disk_usage', 'response_time_p95']})
+    assert inc.classify(disk)[0] == 'P4' and inc.classify(latency)[0] == 'P3'
+    assert inc.classify(dict(disk, status='critical'))[0] == 'P2'
+
+
 def test_ok_and_skipped_are_not_incidents():
     assert inc.classify(record('database', 'ok')) == (None, None)
     assert inc.classify(record('database', 'skipped')) == (None, None)

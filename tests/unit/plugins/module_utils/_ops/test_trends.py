@@ -11,6 +11,7 @@ import pytest
 
 from ansible_collections.dsr.ops.plugins.module_utils._ops import records as rec
 from ansible_collections.dsr.ops.plugins.module_utils._ops import trends
+from ansible_collections.dsr.ops.plugins.module_utils._ops.history import day_status
 
 DAY = 86400
 
@@ -61,3 +62,10 @@ def test_daily_takes_the_last_reading_or_the_sum():
                              'figures': {'error_count': value}}) for hour, value in ((8, 3), (12, 4))]
     assert trends.daily(records, 'p', 'error_count', [day]) == [['2026-12-04', 4]]
     assert trends.daily(records, 'p', 'error_count', [day], reduce_day='sum') == [['2026-12-04', 7]]
+
+
+def test_a_day_of_skipped_records_stays_skipped_and_a_bad_one_wins():
+    assert day_status(day_status(None, 'skipped'), 'skipped') == 'skipped'
+    assert day_status(day_status(None, 'skipped'), 'ok') == 'ok'
+    assert day_status(day_status(None, 'critical'), 'skipped') == 'critical'
+    assert day_status(day_status(None, 'ok'), 'warning') == 'warning'
