@@ -475,3 +475,12 @@ def test_build_records_one_per_check_in_order_with_each_option_where_it_belongs(
 @pytest.mark.parametrize('seconds, text', [(0, '0s'), (119, '119s'), (3599, '59m'), (7200, '2h00m'), (93600, '26h00m'), (200000, '2d07h')])
 def test_age_text(seconds, text):
     assert ex.age_text(seconds) == text
+
+
+def test_every_record_made_from_the_fixtures_can_be_written_for_prometheus():
+    """What the extractors make, ops_metrics writes: a figure name promtool rejects would fail the daily run's metrics."""
+    from ansible_collections.dsr.ops.plugins.module_utils._textfile import records as textfile  # pylint: disable=import-outside-toplevel
+    made = [record(path.stem) for path in sorted(FIXTURES.glob('*.json')) if any(path.stem.startswith(p) for p in CHECK_OF)]
+    assert len(made) >= 20
+    families = textfile.build_families(made)
+    assert families
