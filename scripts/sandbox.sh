@@ -135,7 +135,9 @@ inventory = {'all': {
     # the history and the incidents: the operations database dsr_ops on the sandbox server (never the registry's dsr_db);
     # the passwords come from a 0600 pgpass file, as a site keeps them (PGPASSFILE)
     'vars': {'dsr_ops_history_host': pg['host'], 'dsr_ops_history_port': pg['port'], 'dsr_ops_history_user': 'postgres',
-             'daily_ops_notice_dir': base + '/notices', 'daily_ops_report_dir': base + '/reports'},
+             'daily_ops_notice_dir': base + '/notices', 'daily_ops_report_dir': base + '/reports',
+             # what node_exporter's textfile collector would read (dsr.ops.ops_metrics; checked with promtool below)
+             'daily_ops_metrics_dir': base + '/textfile'},
     'children': {
         'dsr_environments': {'hosts': {'sandbox': sandbox}},
         'dsr_daily': {'hosts': {'sandbox': {}, 'sandbox-staging': staging}},
@@ -223,6 +225,7 @@ conn.close()
 PY
 export PGPASSFILE="$dir/pgpass"
 unset PGPASSWORD
+mkdir -p "$dir/textfile"
 dsr_log "running the morning check over sandbox and sandbox-staging (playbook dsr.ops.morning_check)"
 ansible-playbook -i "$dir/inventory.yml" dsr.ops.morning_check -e dsr_targets=dsr_daily -e daily_ops_fail_on=never \
   -e daily_ops_metrics_rate_window=30s
@@ -231,6 +234,10 @@ ansible-playbook -i "$dir/inventory.yml" dsr.ops.midday_check -e dsr_targets=dsr
   -e daily_ops_metrics_rate_window=30s
 dsr_log "running the evening summary (playbook dsr.ops.evening_summary)"
 ansible-playbook -i "$dir/inventory.yml" dsr.ops.evening_summary -e dsr_targets=dsr_daily
+for prom in "$dir"/textfile/*.prom; do
+  promtool check metrics < "$prom" || { dsr_log "promtool refused $prom"; exit 1; }
+done
+dsr_log "metrics for Prometheus (node_exporter textfile collector, promtool check metrics passed): $(ls "$dir/textfile" | tr '\n' ' ')"
 report=$(ls -t "$dir"/reports/dsr-summary-*.html 2>/dev/null | head -1)
 dsr_log "incident notices in $dir/notices: $(ls "$dir/notices" 2>/dev/null | tr '\n' ' ')"
 dsr_log "evening summary report (open it in a browser): ${report:-none written}"
