@@ -61,14 +61,10 @@ class DirectoryStore:
 
     def prepare(self):
         """Create the directory (0700) unless it exists; return whether it would be / was created."""
-        if os.path.isdir(self.directory):
-            return False
-        if not self.check_mode:
-            try:
-                os.makedirs(self.directory, mode=0o700)
-            except OSError as exc:
-                raise StoreError('cannot create the history directory %s: %s' % (self.directory, exc.strerror)) from None
-        return True
+        try:
+            return files.ensure_private_dir(self.directory, self.check_mode)
+        except OSError as exc:
+            raise StoreError('cannot create the history directory %s: %s' % (self.directory, exc.strerror)) from None
 
     def _path(self, day):
         return os.path.join(self.directory, 'history-%s.jsonl' % day.isoformat())

@@ -15,6 +15,8 @@ import os
 import stat
 import tempfile
 
+from ansible_collections.dsr.ops.plugins.module_utils._backup.files import fsync_dir
+
 FILE_MODE = 0o640
 DIR_MODE = 0o750
 
@@ -70,15 +72,6 @@ def write_atomic(path, content, mode=FILE_MODE):
             os.unlink(temp)
         raise
     fsync_dir(directory)
-
-
-def fsync_dir(path):
-    """Make a rename in directory ``path`` durable."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def apply(path, content, check_mode=False):
