@@ -11,8 +11,10 @@ test can kill it (and everything it started) with SIGKILL.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -99,6 +101,26 @@ def module_env(tmp_path_factory):
     env = dict(os.environ)
     env['PYTHONPATH'] = root + os.pathsep + env.get('PYTHONPATH', '')
     return env
+
+
+@pytest.fixture(scope='module')
+def records_module(tmp_path_factory):
+    """The collection's ``_textfile.records`` (the metric names ops_metrics writes), imported in this process."""
+    root = _collections_root(tmp_path_factory.mktemp('collections'))
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    return importlib.import_module('ansible_collections.dsr.ops.plugins.module_utils._textfile.records')
+
+
+def run_promtool(*args, stdin=None, timeout=60):
+    """``promtool args`` run to its end (CompletedProcess, output as text; its exit code is the caller's to judge).
+
+    Without promtool on PATH the test fails, saying how to install it.
+    """
+    path = shutil.which('promtool')
+    if not path:
+        pytest.fail('promtool not found: apt-get install --no-install-recommends prometheus (scripts/test.sh does)')
+    return subprocess.run([path] + [str(arg) for arg in args], stdin=stdin, capture_output=True, text=True, check=False, timeout=timeout)
 
 
 class ModuleRun:

@@ -13,22 +13,15 @@ tests fail, they do not skip.
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
+from conftest import run_promtool
+
 RULES = Path(__file__).resolve().parents[2] / 'roles' / 'monitoring' / 'files' / 'dsr-alerts.rules.yml'
 EVAL = '25m'  # past every rule's for: (15m at most) with a full 5m rate window; series run 40 minutes
-
-
-def promtool():
-    path = shutil.which('promtool')
-    if not path:
-        pytest.fail('promtool not found: apt-get install --no-install-recommends prometheus (scripts/test.sh does)')
-    return path
 
 
 def load_rules():
@@ -157,11 +150,11 @@ def unit_test(alert, input_series, labels, value, severities, eval_time=EVAL):
 def run_promtool_tests(tmp_path, tests):
     test_file = tmp_path / 'dsr-alerts.test.yml'
     test_file.write_text(yaml.safe_dump({'rule_files': [str(RULES)], 'evaluation_interval': '1m', 'tests': tests}, sort_keys=False))
-    return subprocess.run([promtool(), 'test', 'rules', str(test_file)], capture_output=True, text=True, check=False, timeout=120)
+    return run_promtool('test', 'rules', test_file, timeout=120)
 
 
 def test_promtool_check_rules():
-    proc = subprocess.run([promtool(), 'check', 'rules', str(RULES)], capture_output=True, text=True, check=False, timeout=60)
+    proc = run_promtool('check', 'rules', RULES)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert 'SUCCESS: 13 rules found' in proc.stdout
 
@@ -217,7 +210,7 @@ def run_runbook_rules(tmp_path, input_series, alert, expected_labels, eval_time=
         'interval': '1m', 'input_series': input_series, 'alert_rule_test': [{
             'eval_time': eval_time, 'alertname': alert,
             'exp_alerts': [{'exp_labels': labels, 'exp_annotations': summary} for labels in expected_labels]}]}]}))
-    return subprocess.run([promtool(), 'test', 'rules', str(test_file)], capture_output=True, text=True, check=False, timeout=60)
+    return run_promtool('test', 'rules', test_file)
 
 
 def test_runbook_latency_rule_fires_on_history_the_corrected_one_does_not(tmp_path):

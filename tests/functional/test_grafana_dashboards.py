@@ -18,8 +18,6 @@ import enum
 import importlib
 import json
 import re
-import shutil
-import subprocess
 import sys
 import types
 import typing
@@ -28,7 +26,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import _collections_root
+from conftest import run_promtool
 
 COLLECTION = Path(__file__).resolve().parents[2]
 GRAFANA = COLLECTION / 'roles' / 'monitoring' / 'files' / 'grafana'
@@ -45,13 +43,6 @@ def sdk():
     except ImportError:
         pytest.fail('grafana-foundation-sdk is not installed: pip install -r tests/requirements.txt (it pins it)')
     return None
-
-
-def promtool():
-    path = shutil.which('promtool')
-    if not path:
-        pytest.fail('promtool not found: apt-get install --no-install-recommends prometheus (scripts/test.sh does)')
-    return path
 
 
 def dashboards():
@@ -92,14 +83,6 @@ def substitute(expr):
     def value(match):
         return VARIABLES.get(match.group(1) or match.group(2), '.*')
     return re.sub(r'\$\{(\w+)\}|\$(\w+)', value, expr)
-
-
-@pytest.fixture(scope='module')
-def records_module(tmp_path_factory):
-    root = _collections_root(tmp_path_factory.mktemp('collections'))
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    return importlib.import_module('ansible_collections.dsr.ops.plugins.module_utils._textfile.records')
 
 
 def test_the_committed_dashboards_are_what_the_generator_writes(tmp_path):
@@ -234,7 +217,7 @@ def check_expressions(exprs, tmp_path):
     rules = [{'record': 'dsr_dashboard:expr%d' % i, 'expr': substitute(expr)} for i, (_where, expr) in enumerate(exprs)]
     path = tmp_path / 'dashboard-exprs.rules.yml'
     path.write_text(yaml.safe_dump({'groups': [{'name': 'exprs', 'rules': rules}]}), encoding='utf-8')
-    return subprocess.run([promtool(), 'check', 'rules', str(path)], capture_output=True, text=True, check=False, timeout=60)
+    return run_promtool('check', 'rules', path)
 
 
 def test_every_promql_expression_parses(tmp_path):

@@ -11,40 +11,21 @@ must be one dsr.ops.ops_metrics writes. promtool must be installed: without it t
 
 from __future__ import annotations
 
-import importlib
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import _collections_root
+from conftest import run_promtool
 
 COLLECTION = Path(__file__).resolve().parents[2]
 RULES = COLLECTION / 'roles' / 'monitoring' / 'files' / 'dsr-ops-alerts.rules.yml'
 CASES = COLLECTION / 'tests' / 'functional' / 'ops_alerts.test.yml'
 
 
-def promtool():
-    path = shutil.which('promtool')
-    if not path:
-        pytest.fail('promtool not found: apt-get install --no-install-recommends prometheus (scripts/test.sh does)')
-    return path
-
-
 def rules():
     return [rule for group in yaml.safe_load(RULES.read_text(encoding='utf-8'))['groups'] for rule in group['rules']]
-
-
-@pytest.fixture(scope='module')
-def records_module(tmp_path_factory):
-    root = _collections_root(tmp_path_factory.mktemp('collections'))
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    return importlib.import_module('ansible_collections.dsr.ops.plugins.module_utils._textfile.records')
 
 
 def run_cases(rules_path, tmp_path):
@@ -52,18 +33,18 @@ def run_cases(rules_path, tmp_path):
     cases['rule_files'] = [str(rules_path)]
     test_file = tmp_path / 'cases.test.yml'
     test_file.write_text(yaml.safe_dump(cases, sort_keys=False), encoding='utf-8')
-    return subprocess.run([promtool(), 'test', 'rules', str(test_file)], capture_output=True, text=True, check=False, timeout=120)
+    return run_promtool('test', 'rules', test_file, timeout=120)
 
 
 def test_promtool_check_rules():
-    proc = subprocess.run([promtool(), 'check', 'rules', str(RULES)], capture_output=True, text=True, check=False, timeout=60)
+    proc = run_promtool('check', 'rules', RULES)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert 'SUCCESS: %d rules found' % len(rules()) in proc.stdout
 
 
 def test_the_committed_cases_pass():
     # as committed: rule_files relative to the test file, the way an operator runs it
-    proc = subprocess.run([promtool(), 'test', 'rules', str(CASES)], capture_output=True, text=True, check=False, timeout=120)
+    proc = run_promtool('test', 'rules', CASES, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert 'SUCCESS' in proc.stdout
 

@@ -81,13 +81,16 @@ class TempFile:
 
     ``path`` is the file; :meth:`writer` gives a buffered binary writer on it. Use
     as a context manager: leaving the block removes the file unless it was published.
+    ``mode`` other than the default 0600 is set exactly, whatever the umask.
     """
 
-    def __init__(self, directory, final_name):
+    def __init__(self, directory, final_name, mode=0o600):
         self.path = temp_path(directory, final_name)
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if mode != 0o600:
+                os.fchmod(self._fd, mode)
         except OSError:
             os.close(self._fd)
             os.unlink(self.path)
@@ -182,12 +185,20 @@ def publish(temp, final, overwrite=True):
     fsync_dir(os.path.dirname(os.path.abspath(final)))
 
 
+def write_atomic(path, content, mode=0o600):
+    """Write ``content`` (bytes) to ``path`` atomically with ``mode``: a :class:`TempFile` beside it, published over it.
+
+    The temporary file never outlives a failure; an OSError of the write names it.
+    """
+    with TempFile(os.path.dirname(os.path.abspath(path)), os.path.basename(path), mode) as temp:
+        with naming(temp.path), temp.writer() as handle:
+            handle.write(content)
+        temp.publish(path)
+
+
 def write_json_atomic(path, data):
     """Write JSON to ``path`` atomically, mode 0600."""
-    with TempFile(os.path.dirname(os.path.abspath(path)), os.path.basename(path)) as temp:
-        with naming(temp.path), temp.writer() as handle:
-            handle.write(json.dumps(data, indent=2, sort_keys=True).encode('utf-8') + b'\n')
-        temp.publish(path)
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=True).encode('utf-8') + b'\n')
 
 
 def read_json(path):

@@ -21,6 +21,7 @@ import re
 
 from ansible_collections.dsr.ops.plugins.module_utils._status import STATUSES
 
+FIELDS = ('time', 'environment', 'run', 'check', 'status', 'summary', 'figures', 'job_id', 'affected')
 RUNS = ('morning', 'midday', 'evening', 'adhoc')
 NAME_RE = re.compile(r'^[a-z][a-z0-9_]{0,62}$')
 # an inventory host name: letters, digits, dots, dashes, underscores
@@ -63,7 +64,7 @@ def _number(value, where):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise RecordError('%s must be a number, got %s' % (where, type(value).__name__))
     if not math.isfinite(value):
-        raise RecordError('%s must be finite, got %r' % (where, value))
+        raise RecordError('%s must be a finite number, got %r (NaN and infinities are refused)' % (where, value))
     return value
 
 
@@ -75,7 +76,7 @@ def _labels(value, where):
         if not isinstance(key, str) or not LABEL_RE.match(key) or key.startswith('__'):
             raise RecordError('%s: %r is not a label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)' % (where, key))
         if key in ('environment', 'check'):
-            raise RecordError('%s: label %s is reserved (every figure carries the record\'s own)' % (where, key))
+            raise RecordError('%s: label %s is reserved (every figure carries the record\'s own): use another name' % (where, key))
         if isinstance(text, bool) or not isinstance(text, (str, int)):
             raise RecordError('%s.%s must be a string' % (where, key))
         text = str(text)
@@ -120,15 +121,16 @@ def validate(record, where='record'):
     """The record, checked and normalized (time in UTC); RecordError naming ``where`` and the field otherwise."""
     if not isinstance(record, dict):
         raise RecordError('%s must be a dict, got %s' % (where, type(record).__name__))
-    unknown = sorted(set(record) - {'time', 'environment', 'run', 'check', 'status', 'summary', 'figures', 'job_id', 'affected'})
+    unknown = sorted(set(record) - set(FIELDS), key=str)
     if unknown:
-        raise RecordError('%s has unknown fields: %s' % (where, ', '.join(str(k) for k in unknown)))
+        raise RecordError('%s has unknown fields: %s (a check record has %s)' % (where, ', '.join(str(k) for k in unknown), ', '.join(FIELDS)))
     for field in ('time', 'environment', 'check', 'status'):
         if record.get(field) in (None, ''):
             raise RecordError('%s has no %s' % (where, field))
     environment = record['environment']
     if not isinstance(environment, str) or not ENVIRONMENT_RE.match(environment):
-        raise RecordError('%s.environment %r is not an inventory host name' % (where, str(environment)[:64]))
+        raise RecordError('%s.environment %r is not an inventory host name (letters, digits, dots, dashes, underscores)'
+                          % (where, str(environment)[:64]))
     check = record['check']
     if not isinstance(check, str) or not NAME_RE.match(check):
         raise RecordError('%s.check %r is not a check name (lower case, digits, underscores, starting with a letter)' % (where, str(check)[:64]))
@@ -148,7 +150,7 @@ def validate(record, where='record'):
     else:
         job_id = str(job_id)
         if not JOB_ID_RE.match(job_id):
-            raise RecordError('%s.job_id %r is not a job id' % (where, job_id[:64]))
+            raise RecordError('%s.job_id %r is not a job id (1 to 64 letters, digits and _.:-)' % (where, job_id[:64]))
     affected = record.get('affected') or []
     if not isinstance(affected, list) or len(affected) > AFFECTED_MAX or not all(
             isinstance(name, str) and 0 < len(name) <= LABEL_VALUE_MAX and '\x00' not in name for name in affected):

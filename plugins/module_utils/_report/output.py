@@ -13,9 +13,8 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-import tempfile
 
-from ansible_collections.dsr.ops.plugins.module_utils._backup.files import fsync_dir
+from ansible_collections.dsr.ops.plugins.module_utils._backup import files
 
 FILE_MODE = 0o640
 DIR_MODE = 0o750
@@ -57,21 +56,8 @@ def plan(path, content):
 
 
 def write_atomic(path, content, mode=FILE_MODE):
-    """Write ``content`` (bytes) to ``path`` atomically with ``mode``; the temporary file never outlives a failure."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, temp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), suffix='.tmp', dir=directory)
-    try:
-        with os.fdopen(fd, 'wb') as handle:
-            handle.write(content)
-            handle.flush()
-            os.fchmod(handle.fileno(), mode)
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.lexists(temp):
-            os.unlink(temp)
-        raise
-    fsync_dir(directory)
+    """Write ``content`` (bytes) to ``path`` atomically with ``mode`` (0640 unless told); see ``_backup.files.write_atomic``."""
+    files.write_atomic(path, content, mode)
 
 
 def apply(path, content, check_mode=False):

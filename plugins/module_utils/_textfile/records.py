@@ -4,9 +4,12 @@
 """Check records (the daily_ops history's rows) validated as untrusted input and turned into metric families.
 
 A record is ``{time, environment, run, check, status, summary, figures, job_id, affected}``
-(see docs/metrics.md). Every problem names the record's index and field. When
-several records share an environment and a check, the newest ``time`` wins (on
-a tie, the later one in the list).
+(see docs/metrics.md), checked by the one record schema, ``_ops/records.py``'s ``validate``,
+as ops_history checks it; what is checked here on top is what Prometheus needs of the
+figures (lint-clean gauge names, conversions that stay finite, one value per labels).
+Every problem names the record's index and field; every bad record is reported (the
+first problem of each). When several records share an environment and a check, the
+newest ``time`` wins (on a tie, the later one in the list).
 
 Exported per environment and check: ``<prefix>_check_status`` (0 ok, 1 warning,
 2 critical, 3 unknown; a skipped check has ``<prefix>_check_skipped 1`` instead),
@@ -17,10 +20,10 @@ and renamed so that the file passes ``promtool check metrics``: see FIGURES.
 
 from __future__ import annotations
 
-import datetime
 import math
 import re
 
+from ansible_collections.dsr.ops.plugins.module_utils._ops import records as schema
 from ansible_collections.dsr.ops.plugins.module_utils._textfile.errors import RecordError
 from ansible_collections.dsr.ops.plugins.module_utils._textfile.exposition import (
     Family,
@@ -29,13 +32,7 @@ from ansible_collections.dsr.ops.plugins.module_utils._textfile.exposition impor
 )
 
 STATUS_VALUES = {'ok': 0, 'warning': 1, 'critical': 2, 'unknown': 3}
-STATUSES = tuple(STATUS_VALUES) + ('skipped',)
-RUNS = ('morning', 'midday', 'evening', 'adhoc')
-CHECK_NAME = re.compile(r'^[a-z][a-z0-9_]{0,62}$')
-FIELDS = ('time', 'environment', 'run', 'check', 'status', 'summary', 'figures', 'job_id', 'affected')
-REQUIRED = ('time', 'environment', 'check', 'status')
 RESERVED_LABELS = ('environment', 'check')
-MAX_TEXT = 256
 MAX_PROBLEMS = 20
 
 STATUS = 'check_status'
@@ -85,136 +82,41 @@ def metric_names(prefix='dsr'):
     return sorted(names)
 
 
-def parse_time(value):
-    """RFC 3339 text with an offset -> seconds since the epoch (ValueError otherwise)."""
-    if not isinstance(value, str) or not value:
-        raise ValueError('must be an RFC 3339 time such as 2026-12-04T08:00:05+00:00')
-    try:
-        parsed = datetime.datetime.fromisoformat(value[:-1] + '+00:00' if value.endswith(('Z', 'z')) else value)
-    except ValueError:
-        raise ValueError('must be an RFC 3339 time such as 2026-12-04T08:00:05+00:00') from None
-    if parsed.tzinfo is None:
-        raise ValueError('needs a UTC offset, such as 2026-12-04T08:00:05+00:00')
-    return parsed.timestamp()
-
-
-def _number_problem(value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return 'must be a number, got %s' % type(value).__name__
-    if isinstance(value, float) and not math.isfinite(value):
-        return 'must be a finite number, got %r (NaN and infinities are refused)' % value
-    return None
-
-
-def _text_problem(value, required=True):
-    if value is None and not required:
-        return None
-    if not isinstance(value, str):
-        return 'must be a string, got %s' % type(value).__name__
-    if not value and required:
-        return 'must not be empty'
-    if len(value) > MAX_TEXT and required:
-        return 'must be at most %d characters' % MAX_TEXT
-    if '\0' in value:
-        return 'must not contain a NUL byte'
-    return None
-
-
-def _figure_points(where, value, problems):
-    """[(labels, value)] of one figure, or None with problems added."""
-    if not isinstance(value, list):
-        problem = _number_problem(value)
-        if problem:
-            hint = '' if 'finite' in problem else ', or a list of {labels, value}'
-            problems.append('%s %s%s' % (where, problem, hint))
-            return None
-        return [({}, value)]
-    points = []
-    for position, point in enumerate(value):
-        at = '%s[%d]' % (where, position)
-        if not isinstance(point, dict) or set(point) - {'labels', 'value'} or 'value' not in point:
-            problems.append('%s must be a dict with value and optional labels, such as {"labels": {"endpoint": "registry"}, "value": 88}' % at)
-            continue
-        problem = _number_problem(point['value'])
-        if problem:
-            problems.append('%s.value %s' % (at, problem))
-            continue
-        labels = point.get('labels') or {}
-        if not isinstance(labels, dict):
-            problems.append('%s.labels must be a dict of label name -> string' % at)
-            continue
-        bad = False
-        for name in sorted(labels, key=str):
-            problem = label_name_problem(name)
-            if problem is None and name in RESERVED_LABELS:
-                problem = 'is set from the record; use another name'
-            if problem is None:
-                problem = _text_problem(labels[name], required=False) if labels[name] is not None else 'must be a string, got NoneType'
-            if problem:
-                problems.append('%s.labels.%s %s' % (at, name, problem))
-                bad = True
-        if not bad:
-            points.append((dict(labels), point['value']))
-    return points
+def _points(figure):
+    """[(labels, value)] of a validated figure: a number, or a list of {labels, value}."""
+    if isinstance(figure, list):
+        return [(sample['labels'], sample['value']) for sample in figure]
+    return [({}, figure)]
 
 
 def parse_record(index, record, problems):
-    """One record checked; the normalized record, or None with problems added."""
+    """One record checked; the parsed record, or None with problems added.
+
+    The record's fields are checked by ``_ops.records.validate``; its figure names here, as the gauge names they become.
+    """
     where = 'records[%d]' % index
-    if not isinstance(record, dict):
-        problems.append('%s must be a dict (a check record), got %s' % (where, type(record).__name__))
+    try:
+        valid = schema.validate(record, where)
+    except schema.RecordError as exc:
+        problems.append(str(exc))
         return None
     before = len(problems)
-    unknown = sorted(set(record) - set(FIELDS), key=str)
-    if unknown:
-        problems.append('%s has unknown fields %s; a check record has %s' % (where, ', '.join(map(str, unknown)), ', '.join(FIELDS)))
-    for field in REQUIRED:
-        if record.get(field) is None:
-            problems.append('%s.%s is required' % (where, field))
-    if len(problems) > before:
-        return None
-    try:
-        timestamp = parse_time(record['time'])
-    except ValueError as exc:
-        problems.append('%s.time %s, got %r' % (where, exc, record['time']))
-        timestamp = None
-    problem = _text_problem(record['environment'])
-    if problem:
-        problems.append('%s.environment %s' % (where, problem))
-    if not isinstance(record['check'], str) or not CHECK_NAME.match(record['check']):
-        problems.append('%s.check must match [a-z][a-z0-9_]{0,62}, got %r' % (where, record['check']))
-    if record['status'] not in STATUSES:
-        problems.append('%s.status must be one of %s, got %r' % (where, ', '.join(STATUSES), record['status']))
-    if record.get('run') is not None and record['run'] not in RUNS:
-        problems.append('%s.run must be one of %s, got %r' % (where, ', '.join(RUNS), record['run']))
-    if record.get('summary') is not None and not isinstance(record['summary'], str):
-        problems.append('%s.summary must be a string' % where)
-    if record.get('job_id') is not None and (isinstance(record['job_id'], bool) or not isinstance(record['job_id'], (str, int))):
-        problems.append('%s.job_id must be a string, an integer or null' % where)
-    affected = record.get('affected')
-    if affected is not None and (not isinstance(affected, list) or not all(isinstance(name, str) for name in affected)):
-        problems.append('%s.affected must be a list of names' % where)
-    figures = record.get('figures') or {}
     parsed = []
-    if not isinstance(figures, dict):
-        problems.append('%s.figures must be a dict of figure name -> number or list of {labels, value}' % where)
-        figures = {}
-    for name in sorted(figures, key=str):
-        at = '%s.figures.%s' % (where, name)
+    for name in sorted(valid['figures']):
         metric = FIGURES[name][0] if name in FIGURES else name
-        problem = gauge_name_problem(metric) if isinstance(name, str) else 'must be a string'
+        problem = gauge_name_problem(metric)
         if problem is None and metric in FIXED_HELP:
             problem = 'is a name the module writes itself; rename the figure'
         if problem:
-            problems.append('%s: the name %s' % (at, problem))
-            continue
-        points = _figure_points(at, figures[name], problems)
-        if points is not None:
-            parsed.append((name, points))
+            problems.append('%s.figures.%s: the name %s' % (where, name, problem))
+        else:
+            parsed.append((name, _points(valid['figures'][name])))
     if len(problems) > before:
         return None
-    return {'index': index, 'time': timestamp, 'environment': record['environment'], 'check': record['check'],
-            'status': record['status'], 'figures': parsed}
+    # the time as given, to the fraction of a second (validate's text is to the second)
+    timestamp = schema.parse_time(record['time']).timestamp()
+    return {'index': index, 'time': timestamp, 'environment': valid['environment'], 'check': valid['check'],
+            'status': valid['status'], 'figures': parsed}
 
 
 def newest(records):
@@ -246,8 +148,8 @@ def validate_labels(labels):
             problem = 'is set from each record; use another name'
         if problem is None and not isinstance(labels[name], str):
             problem = 'must have a string value; quote it'
-        elif problem is None:
-            problem = _text_problem(labels[name], required=False)
+        elif problem is None and '\0' in labels[name]:
+            problem = 'must not contain a NUL byte'
         if problem:
             problems.append('labels.%s %s' % (name, problem))
     return problems
@@ -274,7 +176,7 @@ def build_families(records, prefix='dsr', labels=None):
             families[name] = Family('%s_%s' % (prefix, name), help_text)
         return families[name]
 
-    counts = {status: 0 for status in STATUSES}
+    counts = {status: 0 for status in schema.STATUSES}
     for record in chosen:
         base = dict(labels, environment=record['environment'], check=record['check'])
         counts[record['status']] += 1

@@ -35,3 +35,29 @@ def test_publish_without_overwrite_never_clobbers(tmp_path):
         with pytest.raises(FileExistsError):
             files.publish(held.path, str(final), overwrite=False)
     assert final.read_bytes() == b'first'
+
+
+def test_write_atomic_sets_the_mode_whatever_the_umask_and_leaves_no_temporary_file(tmp_path):
+    final = tmp_path / 'report.html'
+    old = os.umask(0o077)
+    try:
+        files.write_atomic(str(final), b'one', mode=0o640)
+    finally:
+        os.umask(old)
+    assert final.read_bytes() == b'one' and final.stat().st_mode & 0o777 == 0o640
+    files.write_atomic(str(final), b'two')
+    assert final.read_bytes() == b'two' and final.stat().st_mode & 0o777 == 0o600
+    assert os.listdir(tmp_path) == ['report.html']
+
+
+def test_write_atomic_that_fails_leaves_the_old_file_and_no_temporary_file(tmp_path, monkeypatch):
+    final = tmp_path / 'record.json'
+    final.write_bytes(b'old')
+
+    def refuse(_temp, _final, overwrite=True):
+        raise OSError(28, 'No space left on device')
+
+    monkeypatch.setattr(files, 'publish', refuse)
+    with pytest.raises(OSError):
+        files.write_atomic(str(final), b'new', mode=0o640)
+    assert final.read_bytes() == b'old' and os.listdir(tmp_path) == ['record.json']

@@ -44,7 +44,7 @@ def test_records_are_refused_by_field():
         (dict(base, status='fine'), 'status'),
         (dict(base, check='Database!'), 'check'),
         (dict(base, environment='../etc'), 'environment'),
-        (dict(base, figures={'x': float('inf')}), 'must be finite'),
+        (dict(base, figures={'x': float('inf')}), 'must be a finite number'),
         (dict(base, figures={'x': True}), 'must be a number'),
         (dict(base, figures={'x': [{'labels': {'environment': 'a'}, 'value': 1}]}), 'reserved'),
         (dict(base, figures={'x': [{'labels': {'a': 'b'}, 'value': 1}, {'labels': {'a': 'b'}, 'value': 2}]}), 'appear twice'),

@@ -29,6 +29,18 @@ def test_apply_writes_then_leaves_the_same_file_alone(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ['r.html']
 
 
+def test_the_report_mode_is_0640_whatever_the_umask(tmp_path):
+    path = str(tmp_path / 'r.md')
+    old = os.umask(0o077)
+    try:
+        assert output.apply(path, b'one') is True
+        output.write_atomic(str(tmp_path / 'r.delivered.json'), b'{}')
+    finally:
+        os.umask(old)
+    assert _mode(path) == 0o640 and _mode(str(tmp_path / 'r.delivered.json')) == 0o640
+    assert sorted(os.listdir(tmp_path)) == ['r.delivered.json', 'r.md']
+
+
 def test_check_mode_writes_nothing(tmp_path):
     path = str(tmp_path / 'new' / 'r.html')
     assert output.ensure_dir(str(tmp_path / 'new'), check_mode=True) is True

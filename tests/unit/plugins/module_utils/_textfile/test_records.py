@@ -11,7 +11,6 @@ from ansible_collections.dsr.ops.plugins.module_utils._textfile.records import (
     FIGURES,
     build_families,
     metric_names,
-    parse_time,
     validate_labels,
     validate_prefix,
 )
@@ -99,37 +98,56 @@ def test_a_conversion_that_overflows_is_refused():
 
 
 @pytest.mark.parametrize('record, message', [
-    ('not a dict', 'records[0] must be a dict (a check record), got str'),
-    ({'time': T, 'environment': 'p', 'check': 'x'}, 'records[0].status is required'),
-    (dict(rec(), extra=1), 'records[0] has unknown fields extra'),
-    (rec(time=1796371205), 'records[0].time must be an RFC 3339 time'),
-    (rec(time='2026-13-01T00:00:00Z'), 'records[0].time must be an RFC 3339 time'),
-    (rec(time='2026-12-04T08:00:05'), 'records[0].time needs a UTC offset'),
-    (rec(environment=''), 'records[0].environment must not be empty'),
-    (rec(environment=3), 'records[0].environment must be a string, got int'),
-    (rec(environment='x' * 300), 'records[0].environment must be at most 256 characters'),
-    (rec(check='Backup'), "records[0].check must match [a-z][a-z0-9_]{0,62}, got 'Backup'"),
-    (rec(check='x' * 64), 'records[0].check must match'),
-    (rec(status='OK'), "records[0].status must be one of ok, warning, critical, unknown, skipped, got 'OK'"),
-    (dict(rec(), run='night'), "records[0].run must be one of morning, midday, evening, adhoc, got 'night'"),
-    (dict(rec(), job_id=[1]), 'records[0].job_id must be a string, an integer or null'),
+    ('not a dict', 'records[0] must be a dict, got str'),
+    ({'time': T, 'environment': 'p', 'check': 'x'}, 'records[0] has no status'),
+    (dict(rec(), extra=1), 'records[0] has unknown fields: extra (a check record has time, environment, run, check, status, summary, '
+                           'figures, job_id, affected)'),
+    (rec(time=1796371205), 'records[0].time must be an RFC 3339 time string, got int'),
+    (rec(time='2026-13-01T00:00:00Z'), "records[0].time is not an RFC 3339 time: '2026-13-01T00:00:00Z'"),
+    (rec(time='2026-12-04T08:00:05'), "records[0].time has no time zone: '2026-12-04T08:00:05' (add Z or an offset)"),
+    (rec(environment=''), 'records[0] has no environment'),
+    (rec(environment=3), "records[0].environment '3' is not an inventory host name (letters, digits, dots, dashes, underscores)"),
+    (rec(environment='x' * 300), 'records[0].environment %r is not an inventory host name' % ('x' * 64)),
+    (rec(environment='prod east'), "records[0].environment 'prod east' is not an inventory host name"),
+    (rec(check='Backup'), "records[0].check 'Backup' is not a check name (lower case, digits, underscores, starting with a letter)"),
+    (rec(check='x' * 64), 'records[0].check %r is not a check name' % ('x' * 64)),
+    (rec(status='OK'), "records[0].status 'OK' is not one of ok, warning, critical, unknown, skipped"),
+    (dict(rec(), run='night'), "records[0].run 'night' is not one of morning, midday, evening, adhoc"),
+    (dict(rec(), job_id=[1]), "records[0].job_id '[1]' is not a job id (1 to 64 letters, digits and _.:-)"),
     (dict(rec(), figures=[1]), 'records[0].figures must be a dict'),
     (rec(backup_size_bytes='12'), 'records[0].figures.backup_size_bytes must be a number, got str'),
     (rec(backup_size_bytes=None), 'records[0].figures.backup_size_bytes must be a number, got NoneType'),
     (rec(backup_size_bytes=False), 'records[0].figures.backup_size_bytes must be a number, got bool'),
-    (rec(**{'1x': 1}), 'records[0].figures.1x: the name must match the Prometheus metric name pattern'),
+    (rec(**{'1x': 1}), "records[0].figures: '1x' is not a figure name (lower case, digits, underscores, starting with a letter)"),
+    (rec(Latency=1), "records[0].figures: 'Latency' is not a figure name"),
     (rec(check_status=1), 'records[0].figures.check_status: the name is a name the module writes itself'),
     (rec(latency_ms=1), "records[0].figures.latency_ms: the name must not use the abbreviated unit 'ms'"),
     (rec(requests_total=1), 'records[0].figures.requests_total: the name must not end in _total'),
-    (rec(x=[{'value': 1, 'extra': 2}]), 'records[0].figures.x[0] must be a dict with value and optional labels'),
-    (rec(x=[{'labels': {'check': 'y'}, 'value': 1}]), 'records[0].figures.x[0].labels.check is set from the record'),
-    (rec(x=[{'labels': {'a-b': 'y'}, 'value': 1}]), 'records[0].figures.x[0].labels.a-b must match the label name pattern'),
-    (rec(x=[{'labels': {'a': 1}, 'value': 1}]), 'records[0].figures.x[0].labels.a must be a string, got int'),
-    (rec(x=[{'labels': {'a': 'y'}, 'value': 1}, {'labels': {'a': 'y'}, 'value': 2}]), 'records[0].figures.x: two values for the same labels'),
+    (rec(x=[{'value': 1, 'extra': 2}]), 'records[0].figures.x[0] must be {"labels": {...}, "value": number}'),
+    (rec(x=[{'labels': {'check': 'y'}, 'value': 1}]), "records[0].figures.x[0].labels: label check is reserved (every figure carries the "
+                                                      "record's own): use another name"),
+    (rec(x=[{'labels': {'a-b': 'y'}, 'value': 1}]), "records[0].figures.x[0].labels: 'a-b' is not a label name ([a-zA-Z_][a-zA-Z0-9_]*, "
+                                                    "not starting with __)"),
+    (rec(x=[{'labels': {'a': None}, 'value': 1}]), 'records[0].figures.x[0].labels.a must be a string'),
+    (rec(x=[{'labels': {'a': 1.5}, 'value': 1}]), 'records[0].figures.x[0].labels.a must be a string'),
+    (rec(x=[{'labels': {'a': 'y'}, 'value': 1}, {'labels': {'a': 'y'}, 'value': 2}]), "records[0].figures.x[1]: the labels {'a': 'y'} appear twice"),
     (rec(error_count=1, errors=2), 'records[0].figures.e'),
 ])
 def test_bad_records_name_the_index_and_field(record, message):
     assert message in problems([rec('other'), record]).replace('records[1]', 'records[0]')
+
+
+def test_an_integer_label_value_is_exported_as_its_text():
+    out = samples([rec(x=[{'labels': {'shard': 1}, 'value': 5}])])
+    assert out['dsr_x'] == {(('check', 'backup'), ('environment', 'production'), ('shard', '1')): 5}
+
+
+def test_a_record_with_several_problems_reports_its_first_and_every_other_record_is_still_checked():
+    message = problems([rec(status='bad', backup_size_bytes='12'), rec(check='Bad'), rec(latency_ms=1)])
+    assert message.startswith("records[0].status 'bad' is not one of")
+    assert "records[1].check 'Bad' is not a check name" in message
+    assert "records[2].figures.latency_ms: the name must not use the abbreviated unit 'ms'" in message
+    assert 'records[0].figures' not in message
 
 
 def test_a_figure_label_may_not_shadow_a_constant_label():
@@ -139,17 +157,18 @@ def test_a_figure_label_may_not_shadow_a_constant_label():
 
 def test_every_problem_is_reported_at_once_and_capped():
     message = problems([rec(status='bad')] * 30)
-    assert message.count('status must be one of') == 20 and message.endswith('and 10 more problems')
+    assert message.count("status 'bad' is not one of") == 20 and message.endswith('and 10 more problems')
 
 
 def test_records_must_be_a_list():
     assert problems({'a': 1}) == 'records must be a list of check records'
 
 
-def test_parse_time():
-    assert parse_time('2026-12-04T08:00:05Z') == parse_time('2026-12-04T16:00:05+08:00') == 1796371205.0
-    with pytest.raises(ValueError):
-        parse_time('')
+def test_the_last_run_is_the_time_as_given_in_utc_to_the_fraction_of_a_second():
+    last_run = [list(samples([rec(time=time)])['dsr_check_last_run_timestamp_seconds'].values())[0]
+                for time in ('2026-12-04T08:00:05Z', '2026-12-04T16:00:05+08:00', '2026-12-04T08:00:05.25+00:00')]
+    assert last_run == [1796371205.0, 1796371205.0, 1796371205.25]
+    assert problems([rec(time='')]) == 'records[0] has no time'
 
 
 @pytest.mark.parametrize('prefix, ok', [('dsr', True), ('dsr_ops', True), ('DSR', False), ('dsr_', False), ('1dsr', False), ('ms', False),
