@@ -60,8 +60,16 @@ def __getattr__(attribute):
     raise AttributeError('module %r has no attribute %r' % (__name__, attribute))
 
 
+def missing(name):
+    """None when library ``name`` imports, else the fail_json keywords: install advice and the traceback."""
+    error = import_error(name)
+    if error is None:
+        return None
+    return {'msg': missing_required_lib(_LIBRARIES[name][1]), 'exception': error}
+
+
 def require(module, name):
     """Fail the module with install advice when the library ``name`` is missing."""
-    error = import_error(name)
-    if error is not None:
-        module.fail_json(msg=missing_required_lib(_LIBRARIES[name][1]), exception=error)
+    failure = missing(name)
+    if failure is not None:
+        module.fail_json(**failure)

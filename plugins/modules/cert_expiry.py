@@ -335,61 +335,12 @@ certificates:
       sample: [{position: 0, subject: CN=registry.dsr.example, not_after: "2025-08-30T00:00:00Z", days_remaining: 89, status: ok}]
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.dsr.ops.plugins.module_utils import _deps
-from ansible_collections.dsr.ops.plugins.module_utils._status import FAIL_ON_CHOICES, gate
-from ansible_collections.dsr.ops.plugins.module_utils._tls.certificates import CertificateError, parse_now
-from ansible_collections.dsr.ops.plugins.module_utils._tls.endpoint import PROTOCOLS
-from ansible_collections.dsr.ops.plugins.module_utils._tls.expiry import DEFAULTS, HOSTNAME_MISMATCH_CHOICES, UNTRUSTED_CHOICES, ExpiryCheck, validate
-
-
-def argument_spec():
-    """The module's options."""
-    return dict(
-        endpoints=dict(type='list', elements='dict', options=dict(
-            host=dict(type='str', required=True),
-            port=dict(type='int', default=443),
-            server_name=dict(type='str'),
-            protocol=dict(type='str', choices=list(PROTOCOLS), default='tls'),
-            name=dict(type='str'),
-        )),
-        files=dict(type='list', elements='path'),
-        contents=dict(type='list', elements='dict', options=dict(
-            name=dict(type='str', required=True),
-            pem=dict(type='str', required=True, no_log=True),
-            server_name=dict(type='str'),
-        )),
-        warning_days=dict(type='int', default=DEFAULTS['warning_days']),
-        critical_days=dict(type='int', default=DEFAULTS['critical_days']),
-        hostname_mismatch=dict(type='str', choices=list(HOSTNAME_MISMATCH_CHOICES), default=DEFAULTS['hostname_mismatch']),
-        untrusted=dict(type='str', choices=list(UNTRUSTED_CHOICES), default=DEFAULTS['untrusted']),
-        ca_cert=dict(type='path'),
-        timeout=dict(type='float', default=DEFAULTS['timeout']),
-        now=dict(type='str'),
-        fail_on=dict(type='str', choices=list(FAIL_ON_CHOICES), default='critical'),
-    )
+from ansible_collections.dsr.ops.plugins.module_utils._module import run_module
+from ansible_collections.dsr.ops.plugins.module_utils._tls.entry import CHECK
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    params = module.params
-    problems = validate(params)
-    try:
-        now = parse_now(params['now'])
-    except CertificateError as exc:
-        problems.append(str(exc))
-    if problems:
-        module.fail_json(msg='invalid options: ' + '; '.join(problems))
-    _deps.require(module, 'cryptography')
-    if params['endpoints']:
-        _deps.require(module, 'OpenSSL')
-
-    result = ExpiryCheck(params, now).run()
-    failure = gate(result, params['fail_on'], 'certificates are', ((c['name'], c) for c in result['certificates']))
-    if failure:
-        module.fail_json(msg=failure, changed=False, **result)
-    module.exit_json(changed=False, **result)
+    run_module(CHECK)
 
 
 if __name__ == '__main__':

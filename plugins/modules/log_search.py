@@ -346,93 +346,12 @@ checks:
       sample: {path: /srv/incidents/2026-118/failed-logins.ndjson, planned_hits: 31, hits: 31, truncated: false, changed: true, bytes: 9920}
 '''
 
-import datetime
-
-from ansible_collections.dsr.ops.plugins.module_utils._durations import parse_duration
-from ansible_collections.dsr.ops.plugins.module_utils._module import DsrModule
-from ansible_collections.dsr.ops.plugins.module_utils._status import FAIL_ON_CHOICES, gate
-from ansible_collections.dsr.ops.plugins.module_utils._times import parse_time
-from ansible_collections.dsr.ops.plugins.module_utils._elastic.client import (
-    ElasticClient,
-    elasticsearch_argument_spec,
-    resolve_credentials,
-    validate_connection_params,
-)
-from ansible_collections.dsr.ops.plugins.module_utils._elastic.search import (
-    MATCH_TYPES,
-    OUTCOMES,
-    PRESETS,
-    SearchDefinitionError,
-    resolve_searches,
-    run_searches,
-)
-
-
-def argument_spec():
-    """The module's options: Elasticsearch connection options plus the searches."""
-    spec = elasticsearch_argument_spec()
-    spec.update(
-        searches=dict(type='list', elements='dict', options={
-            'name': dict(type='str', required=True),
-            'preset': dict(type='str', choices=list(PRESETS)),
-            'index': dict(type='str'),
-            'field': dict(type='str'),
-            'value': dict(type='raw'),
-            'match_type': dict(type='str', choices=list(MATCH_TYPES)),
-            'query': dict(type='dict'),
-            'since': dict(type='str'),
-            'from': dict(type='str'),
-            'to': dict(type='str'),
-            'time_field': dict(type='str'),
-            'group_by': dict(type='list', elements='str'),
-            'group_size': dict(type='int'),
-            'histogram_interval': dict(type='str'),
-            'sample_size': dict(type='int'),
-            'sample_fields': dict(type='list', elements='str'),
-            'warning': dict(type='float'),
-            'critical': dict(type='float'),
-            'bucket_warning': dict(type='float'),
-            'bucket_critical': dict(type='float'),
-            'on_no_index': dict(type='str', choices=list(OUTCOMES)),
-            'export_path': dict(type='path'),
-            'export_max_hits': dict(type='int'),
-            'export_fields': dict(type='list', elements='str'),
-            'export_page_size': dict(type='int'),
-        }),
-        now=dict(type='str'),
-        fail_on=dict(type='str', choices=list(FAIL_ON_CHOICES), default='critical'),
-    )
-    return spec
-
-
-def validate(params):
-    """Connection problems and search definitions that cannot run; resolves the searches into ``params['_searches']``."""
-    if params.get('hosts'):
-        params['hosts'] = [host.strip() for host in params['hosts'] if host and host.strip()]
-    problems = validate_connection_params(params)
-    try:
-        now = parse_time(params['now'], 'now') if params.get('now') else None
-    except ValueError as exc:
-        return problems + [str(exc)]
-    if now is None:
-        now = datetime.datetime.now(datetime.timezone.utc)
-    try:
-        params['_searches'] = resolve_searches(params['searches'], now, parse_duration)
-    except SearchDefinitionError as exc:
-        problems.append(str(exc))
-    return problems
+from ansible_collections.dsr.ops.plugins.module_utils._module import run_module
+from ansible_collections.dsr.ops.plugins.module_utils._elastic.entry import CHECK
 
 
 def main():
-    module = DsrModule(argument_spec(), secrets_from_environment=resolve_credentials, validate=validate)
-    searches = module.params.pop('_searches')
-    result = run_searches(ElasticClient.from_params(module.params), searches, module.check_mode)
-    for warning in result.pop('warnings'):
-        module.warn(warning)
-    failure = gate(result, module.params['fail_on'], 'log search is')
-    if failure:
-        module.fail_json(msg=failure, **result)
-    module.exit_json(**result)
+    run_module(CHECK)
 
 
 if __name__ == '__main__':

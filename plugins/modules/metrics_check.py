@@ -280,71 +280,12 @@ checks:
       sample: []
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.dsr.ops.plugins.module_utils._status import FAIL_ON_CHOICES, gate
-from ansible_collections.dsr.ops.plugins.module_utils._metrics.checks import (
-    DEFAULT_MAX_SERIES,
-    DEFAULT_WINDOW,
-    OUTCOMES,
-    CheckDefinitionError,
-    resolve_checks,
-    run_checks,
-)
-from ansible_collections.dsr.ops.plugins.module_utils._metrics.prometheus import (
-    PrometheusClient,
-    prometheus_argument_spec,
-    resolve_credentials,
-    validate_connection_params,
-)
-
-
-def argument_spec():
-    """The module's options: Prometheus connection options plus the checks."""
-    spec = prometheus_argument_spec()
-    spec.update(
-        checks=dict(type='list', elements='dict', options=dict(
-            name=dict(type='str', required=True),
-            query=dict(type='str'),
-            comparison=dict(type='str', choices=['gt', 'ge', 'lt', 'le']),
-            warning=dict(type='float'),
-            critical=dict(type='float'),
-            on_empty=dict(type='str', choices=list(OUTCOMES)),
-            on_nan=dict(type='str', choices=list(OUTCOMES)),
-            unit=dict(type='str'),
-            description=dict(type='str'),
-        )),
-        rate_window=dict(type='str', default=DEFAULT_WINDOW),
-        max_series=dict(type='int', default=DEFAULT_MAX_SERIES),
-        fail_on=dict(type='str', choices=list(FAIL_ON_CHOICES), default='critical'),
-    )
-    return spec
+from ansible_collections.dsr.ops.plugins.module_utils._module import run_module
+from ansible_collections.dsr.ops.plugins.module_utils._metrics.entry import CHECK
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    params = module.params
-    for secret in resolve_credentials(params):
-        module.no_log_values.add(secret)
-    problems = validate_connection_params(params)
-    checks = []
-    try:
-        checks = resolve_checks(params['checks'], params['rate_window'])
-    except CheckDefinitionError as exc:
-        problems.append(str(exc))
-    if params['max_series'] < 1:
-        problems.append('max_series must be at least 1, got %d' % params['max_series'])
-    if problems:
-        module.fail_json(msg='invalid options: ' + '; '.join(problems))
-
-    result = run_checks(PrometheusClient.from_params(params), checks, params['max_series'])
-    result['prometheus_url'] = params['url']
-    for warning in result['api_warnings']:
-        module.warn('Prometheus: %s' % warning)
-    failure = gate(result, params['fail_on'], 'metrics are')
-    if failure:
-        module.fail_json(msg=failure, changed=False, **result)
-    module.exit_json(changed=False, **result)
+    run_module(CHECK)
 
 
 if __name__ == '__main__':

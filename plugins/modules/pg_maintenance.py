@@ -469,57 +469,12 @@ reports:
           sample: [{schema: public, table: households, index: households_region_idx_ccnew, size_bytes: 1122304}]
 '''
 
-from ansible_collections.dsr.ops.plugins.module_utils._module import DsrModule, reason
-from ansible_collections.dsr.ops.plugins.module_utils._postgres.connection import (
-    Connector,
-    PostgresError,
-    postgres_argument_spec,
-    validate_connection_params,
-)
-from ansible_collections.dsr.ops.plugins.module_utils._postgres.maintenance import (
-    DEFAULTS,
-    OPERATIONS,
-    REPORTS,
-    Maintenance,
-    validate_options,
-)
-
-
-def argument_spec():
-    """The module's options: connection options plus operation, scope, guards and reports."""
-    spec = postgres_argument_spec()
-    spec.update(
-        operation=dict(type='str', choices=list(OPERATIONS), default=DEFAULTS['operation']),
-        tables=dict(type='list', elements='str'),
-        schemas=dict(type='list', elements='str'),
-        concurrently=dict(type='bool', default=DEFAULTS['concurrently']),
-        lock_timeout=dict(type='str', default=DEFAULTS['lock_timeout']),
-        statement_timeout=dict(type='str', default=DEFAULTS['statement_timeout']),
-        continue_on_error=dict(type='bool', default=DEFAULTS['continue_on_error']),
-        reports=dict(type='list', elements='str', choices=list(REPORTS), default=list(REPORTS)),
-        top_n=dict(type='int', default=DEFAULTS['top_n']),
-        dead_tuple_ratio=dict(type='float', default=DEFAULTS['dead_tuple_ratio']),
-        min_dead_tuples=dict(type='int', default=DEFAULTS['min_dead_tuples']),
-        include_query_text=dict(type='bool', default=DEFAULTS['include_query_text']),
-    )
-    return spec
+from ansible_collections.dsr.ops.plugins.module_utils._module import run_module
+from ansible_collections.dsr.ops.plugins.module_utils._postgres.maintenance_entry import CHECK
 
 
 def main():
-    module = DsrModule(
-        argument_spec(),
-        mutually_exclusive=[('tables', 'schemas')],
-        libraries=['psycopg2'],
-        validate=lambda params: validate_connection_params(params) + validate_options(params),
-    )
-    params = module.params
-    runner = Maintenance(params, check_mode=module.check_mode)
-    # an error raised before any maintenance statement ran: names, settings, connection
-    result = module.run(lambda: runner.run(Connector(params)), (PostgresError,), reason)
-    msg = result.pop('msg')
-    if result.pop('failed'):
-        module.fail_json(msg=msg, **result)
-    module.exit_json(msg=msg, **result)
+    run_module(CHECK)
 
 
 if __name__ == '__main__':

@@ -13,6 +13,7 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.dsr.ops.plugins.module_utils import _deps
 from ansible_collections.dsr.ops.plugins.module_utils._postgres.connection import PostgresConnectionError
+from ansible_collections.dsr.ops.plugins.module_utils._postgres import health_entry
 from ansible_collections.dsr.ops.plugins.modules import pg_health
 
 
@@ -43,7 +44,7 @@ def run_main(args, capsys):
     ({'xid_age_warning': 'old'}, "argument 'xid_age_warning' is of type"),
 ])
 def test_bad_input_is_a_clear_message(args, fragment, capsys, monkeypatch):
-    monkeypatch.setattr(pg_health, 'Connector', refuse)
+    monkeypatch.setattr(health_entry, 'Connector', refuse)
     result = run_main(dict(args, login_password='s3cret-value'), capsys)
     if fragment is None:
         assert 'invalid options' not in result['msg']
@@ -62,7 +63,7 @@ def test_missing_psycopg2_names_the_library(capsys, monkeypatch):
 
 
 def test_unreachable_fails_critical_without_the_password(capsys, monkeypatch):
-    monkeypatch.setattr(pg_health, 'Connector', refuse)
+    monkeypatch.setattr(health_entry, 'Connector', refuse)
     result = run_main({'login_password': 's3cret-value'}, capsys)
     assert result['failed'] is True
     assert result['status'] == 'critical'
@@ -72,7 +73,7 @@ def test_unreachable_fails_critical_without_the_password(capsys, monkeypatch):
 
 
 def test_unreachable_with_fail_on_never_reports(capsys, monkeypatch):
-    monkeypatch.setattr(pg_health, 'Connector', refuse)
+    monkeypatch.setattr(health_entry, 'Connector', refuse)
     result = run_main({'fail_on': 'never'}, capsys)
     assert 'failed' not in result or result['failed'] is False
     assert result['changed'] is False
