@@ -66,8 +66,11 @@ options:
     description:
       - The registry's own database, refused as the history's home (the history must not live beside the personal data, nor
         be restored over with it). With O(backend=postgresql), O(login_db) defaults to C(dsr_ops).
-    type: str
-    default: dsr_db
+      - A list when the records are of several environments whose registries are named differently; none of them may be
+        O(login_db).
+    type: list
+    elements: str
+    default: [dsr_db]
   records:
     description:
       - O(mode=record). The check records - dicts with C(time) (RFC 3339 with a zone), C(environment), C(run) (V(morning),

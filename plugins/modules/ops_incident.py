@@ -84,9 +84,13 @@ options:
     type: bool
     default: true
   registry_database:
-    description: The registry's own database, refused as the state's home. With O(backend=postgresql), O(login_db) defaults to C(dsr_ops).
-    type: str
-    default: dsr_db
+    description:
+      - The registry's own database, refused as the state's home. With O(backend=postgresql), O(login_db) defaults to C(dsr_ops).
+      - A list when the records are of several environments whose registries are named differently; none of them may be
+        O(login_db).
+    type: list
+    elements: str
+    default: [dsr_db]
   keep_days:
     description: Resolved incidents are kept this many days. V(0) keeps them all.
     type: int

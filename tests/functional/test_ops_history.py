@@ -140,9 +140,12 @@ def test_bad_input_names_the_option(harness, run_module):
     bad = run_module('ops_history', pg_args(harness, records=records))
     assert bad['failed'] is True and 'records[1].status' in bad['msg'] and 'fine' in bad['msg'], bad['msg']
     nan = run_module('ops_history', pg_args(harness, records=[dict(records[0], figures={'database_size_bytes': float('nan')})]))
-    assert nan['failed'] is True and 'records[0].figures.database_size_bytes must be finite' in nan['msg'], nan['msg']
+    assert nan['failed'] is True and 'records[0].figures.database_size_bytes must be a finite number' in nan['msg'], nan['msg']
     registry = run_module('ops_history', dict(pg_args(harness), login_db='dsr_db'))
     assert registry['failed'] is True and "the registry's own database" in registry['msg']
+    # several environments recorded at once: none of their registries may hold the history
+    several = run_module('ops_history', dict(pg_args(harness), login_db='staging_db', registry_database=['dsr_db', 'staging_db']))
+    assert several['failed'] is True and "login_db is staging_db, the registry's own database" in several['msg'], several['msg']
     directory = run_module('ops_history', {'backend': 'directory'})
     assert directory['failed'] is True and 'backend=directory needs directory' in directory['msg']
     assert 'Traceback' not in json.dumps(bad) + json.dumps(registry)

@@ -20,7 +20,7 @@ def store_argument_spec():
         directory=dict(type='path'),
         schema=dict(type='str', default='dsr_ops'),
         create_schema=dict(type='bool', default=True),
-        registry_database=dict(type='str', default='dsr_db'),
+        registry_database=dict(type='list', elements='str', default=['dsr_db']),
         keep_days=dict(type='int', default=90),
         now=dict(type='str'),
     )
@@ -54,7 +54,7 @@ def store_problems(params):
             problems.append('backend=directory needs directory (the path of the history directory)')
     else:
         params['login_db'] = params['login_db'] or DEFAULT_DATABASE
-        if params['login_db'] == params['registry_database']:
+        if params['login_db'] in params['registry_database']:
             problems.append('login_db is %s, the registry\'s own database (registry_database): keep the history in an operations '
                             'database (default %s) or another schema of a separate database' % (params['login_db'], DEFAULT_DATABASE))
         problem = identifier_problem('schema', params['schema'])
