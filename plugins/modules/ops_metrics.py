@@ -24,8 +24,9 @@ description:
   - The file is written atomically (a temporary file in the same directory that does not end in C(.prom), fsynced, mode
     C(0644), renamed over the old one), so node_exporter never reads half a file. It is rewritten only when its content
     changes. A failure leaves the old file as it was; a temporary file left by a killed run is removed by the next run.
-  - Records are validated as untrusted input; every problem names the record index and the field (for example
-    C(records[3].figures.backup_size_bytes must be a finite number, got nan)).
+  - Records are validated as untrusted input, by the same rules as M(dsr.ops.ops_history); every bad record is reported,
+    each problem naming the record index and the field (for example C(records[3].figures.backup_size_bytes must be a finite
+    number, got nan)).
 author:
   - DSR Operations Team (@dsr-ops)
 extends_documentation_fragment:
@@ -47,16 +48,21 @@ options:
     description:
       - The metrics file, such as V(/var/lib/node_exporter/textfile_collector/dsr.prom). Must end in C(.prom); its
         directory must exist.
+      - With C({environment}) in the file name, such as V(/var/lib/node_exporter/textfile_collector/dsr_{environment}.prom),
+        one file per environment of the records, each named with the environment's name (characters other than C(A-Z),
+        C(a-z), C(0-9) and C(_) become C(_)) and each written as described above. A run over some environments then leaves
+        the other environments' files alone, and no series is in two files (node_exporter refuses a scrape with duplicates).
     type: path
     required: true
   records:
     description:
       - The check records, each a dict with C(time) (RFC 3339 with an offset), C(environment), C(check)
         (C([a-z][a-z0-9_]{0,62})), C(status) (V(ok), V(warning), V(critical), V(unknown) or V(skipped)), and optionally
-        C(run) (V(morning), V(midday), V(evening), V(adhoc)), C(summary), C(job_id) and C(figures).
+        C(run) (V(morning), V(midday), V(evening), V(adhoc)), C(summary), C(job_id), C(affected) and C(figures).
       - "C(figures) maps a figure name to a number, or to a list of C({labels, value}) for per-object figures such as
-        C(certificate_days_left: [{labels: {endpoint: registry}, value: 88}]). Numbers must be finite (NaN and infinities
-        are refused); label names must be Prometheus label names other than C(environment) and C(check)."
+        C(certificate_days_left: [{labels: {endpoint: registry}, value: 88}]). Figure names are C([a-z][a-z0-9_]{0,62}).
+        Numbers must be finite (NaN and infinities are refused); label names must be Prometheus label names other than
+        C(environment) and C(check)."
       - Other fields are refused. An empty list writes a file without samples.
     type: list
     elements: dict
@@ -136,11 +142,18 @@ summary:
   returned: success
   type: str
   sample: "wrote /var/lib/node_exporter/textfile_collector/dsr.prom: 12 samples in 6 families for 2 checks in 1 environments (1 warning)"
+files:
+  description: With C({environment}) in O(path), each file - its C(path), C(changed), C(metrics) and C(summary).
+  returned: success, with C({environment}) in O(path)
+  type: list
+  elements: dict
+  sample: [{path: /var/lib/node_exporter/textfile_collector/dsr_production.prom, changed: true, metrics: 12,
+            summary: "wrote /var/lib/node_exporter/textfile_collector/dsr_production.prom: 12 samples in 6 families for 2 checks in 1 environments"}]
 '''
 
 from ansible_collections.dsr.ops.plugins.module_utils._module import DsrModule
 from ansible_collections.dsr.ops.plugins.module_utils._textfile.errors import TextfileError
-from ansible_collections.dsr.ops.plugins.module_utils._textfile.metrics import run
+from ansible_collections.dsr.ops.plugins.module_utils._textfile.metrics import PLACEHOLDER, run, split_problem
 from ansible_collections.dsr.ops.plugins.module_utils._textfile.records import validate_labels, validate_prefix
 from ansible_collections.dsr.ops.plugins.module_utils._textfile.writer import path_problem
 
@@ -159,6 +172,10 @@ def validate(params):
     """Messages for option values that cannot work, naming the option and the fix."""
     problems = [problem for problem in (path_problem(params['path']), validate_prefix(params['prefix'])) if problem]
     problems.extend(validate_labels(params['labels']))
+    if PLACEHOLDER in params['path']:
+        problem = split_problem(params['path'], params['records'])
+        if problem:
+            problems.append(problem)
     return problems
 
 

@@ -14,28 +14,20 @@ import json
 import os
 import resource
 import signal
-import shutil
 import subprocess
 import sys
 import time
 
 import pytest
 
-from conftest import COLLECTION
+from conftest import COLLECTION, run_promtool
 
 NOW = '2026-12-04T08:00:05+00:00'
 
 
-def promtool():
-    path = shutil.which('promtool')
-    if not path:
-        pytest.fail('promtool not found: apt-get install --no-install-recommends prometheus (scripts/test.sh does)')
-    return path
-
-
 def check_metrics(path):
     with open(path, 'rb') as handle:
-        return subprocess.run([promtool(), 'check', 'metrics'], stdin=handle, capture_output=True, text=True, check=False, timeout=60)
+        return run_promtool('check', 'metrics', stdin=handle)
 
 
 def record(check, status='ok', environment='production', time=NOW, **figures):
@@ -98,6 +90,40 @@ def _metric_names(module_env):
     return proc.stdout.split()
 
 
+def test_one_file_per_environment_and_a_run_over_some_leaves_the_others_alone(run_module, tmp_path):
+    pattern = str(tmp_path / 'dsr_ops_{environment}_morning.prom')
+    both = [dict(r, environment='prod-it') for r in MORNING[:3]] + [dict(r, environment='staging.it') for r in MORNING[3:5]]
+    result = run_module('ops_metrics', args(pattern, both))
+    assert result.get('failed') is not True, result
+    prod, staging = tmp_path / 'dsr_ops_prod_it_morning.prom', tmp_path / 'dsr_ops_staging_it_morning.prom'
+    assert [f['path'] for f in result['files']] == [str(prod), str(staging)] and result['changed'] is True
+    for path, mine, other in ((prod, 'prod-it', 'staging.it'), (staging, 'staging.it', 'prod-it')):
+        proc = check_metrics(path)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        text = path.read_text(encoding='utf-8')
+        assert 'environment="%s"' % mine in text and 'environment="%s"' % other not in text
+    assert result['metrics'] == sum(f['metrics'] for f in result['files'])
+    staging_before = staging.read_bytes(), os.stat(staging).st_mtime_ns
+    # a later run over prod-it alone, one check worse: prod-it's file changes, staging's is not touched
+    again = run_module('ops_metrics', args(pattern, [dict(MORNING[0], environment='prod-it', status='critical')]))
+    assert [f['path'] for f in again['files']] == [str(prod)] and again['changed'] is True
+    assert 'dsr_check_status{check="database",environment="prod-it"} 2\n' in prod.read_text(encoding='utf-8')
+    assert (staging.read_bytes(), os.stat(staging).st_mtime_ns) == staging_before
+    unchanged = run_module('ops_metrics', args(pattern, [dict(MORNING[0], environment='prod-it', status='critical')]))
+    assert unchanged['changed'] is False and unchanged['files'][0]['changed'] is False
+
+
+def test_environments_that_would_share_a_file_are_refused(run_module, tmp_path):
+    pattern = str(tmp_path / 'dsr_{environment}.prom')
+    clash = run_module('ops_metrics', args(pattern, [dict(MORNING[0], environment='prod-a'), dict(MORNING[0], environment='prod_a')]))
+    assert clash['failed'] is True and 'prod-a and prod_a would share one file' in clash['msg'], clash['msg']
+    in_dir = run_module('ops_metrics', args(str(tmp_path / '{environment}' / 'dsr.prom'), MORNING[:1]))
+    assert in_dir['failed'] is True and 'may appear in the file name only' in in_dir['msg'], in_dir['msg']
+    bad = run_module('ops_metrics', args(pattern, [MORNING[0], dict(MORNING[1], status='fine')]))
+    assert bad['failed'] is True and 'records[1].status' in bad['msg'], bad['msg']
+    assert not [name for name in os.listdir(tmp_path) if name.endswith('.prom')]
+
+
 def test_check_mode_then_apply_then_idempotent(run_module, tmp_path):
     path = tmp_path / 'dsr.prom'
     checked = run_module('ops_metrics', args(path, _ansible_check_mode=True, _ansible_diff=True))
@@ -155,17 +181,17 @@ def test_the_newest_record_wins(run_module, tmp_path):
      'records[0].figures.backup_size_bytes must be a finite number, got nan'),
     ({'records': [record('database'), record('backup', backup_size_bytes=float('inf'))]},
      'records[1].figures.backup_size_bytes must be a finite number, got inf'),
-    ({'records': [record('backup', status='fine')]}, "records[0].status must be one of ok, warning, critical, unknown, skipped, got 'fine'"),
-    ({'records': [record('Backup!')]}, 'records[0].check must match [a-z][a-z0-9_]{0,62}'),
-    ({'records': [record('backup', time='yesterday')]}, 'records[0].time must be an RFC 3339 time'),
-    ({'records': [record('backup', time='2026-12-04T08:00:00')]}, 'records[0].time needs a UTC offset'),
+    ({'records': [record('backup', status='fine')]}, "records[0].status 'fine' is not one of ok, warning, critical, unknown, skipped"),
+    ({'records': [record('Backup!')]}, "records[0].check 'Backup!' is not a check name (lower case, digits, underscores"),
+    ({'records': [record('backup', time='yesterday')]}, "records[0].time is not an RFC 3339 time: 'yesterday'"),
+    ({'records': [record('backup', time='2026-12-04T08:00:00')]}, 'records[0].time has no time zone'),
     ({'records': [record('backup', backup_age_days=3)]}, "records[0].figures.backup_age_days: the name must use the base unit 'seconds'"),
-    ({'records': [record('backup', **{'bad-name': 3})]}, 'records[0].figures.bad-name: the name must match the Prometheus metric name'),
+    ({'records': [record('backup', **{'bad-name': 3})]}, "records[0].figures: 'bad-name' is not a figure name"),
     ({'records': [record('backup', backup_size_bytes='12')]}, 'records[0].figures.backup_size_bytes must be a number, got str'),
     ({'records': [record('backup', backup_size_bytes=True)]}, 'records[0].figures.backup_size_bytes must be a number, got bool'),
-    ({'records': [dict(record('backup'), secret='x')]}, 'records[0] has unknown fields secret'),
+    ({'records': [dict(record('backup'), secret='x')]}, 'records[0] has unknown fields: secret (a check record has time, environment'),
     ({'records': [record('certificates', certificate_days_left=[{'labels': {'environment': 'x'}, 'value': 1}])]},
-     'records[0].figures.certificate_days_left[0].labels.environment is set from the record'),
+     'records[0].figures.certificate_days_left[0].labels: label environment is reserved'),
     ({'path': '/tmp/dsr.txt'}, 'path must end in .prom'),
     ({'path': '/nonexistent-dir-dsr/dsr.prom'}, 'the directory of /nonexistent-dir-dsr/dsr.prom does not exist'),
     ({'prefix': 'DSR'}, 'prefix must be lower-case'),
