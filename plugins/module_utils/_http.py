@@ -10,17 +10,24 @@ What every such client must get right, in one place:
 * TLS: a CA bundle, an optional client certificate, or no verification when
   asked; a certificate error says which option fixes it;
 * a timeout on every request, and a clear message when it expires;
-* messages name the service and a URL without any user part (:func:`safe_url`).
+* messages name the service and a URL without any user part (:func:`safe_url`);
+* one TLS context and one kept-alive connection per client: a check sends a dozen
+  queries, and a TLS handshake for each (with the CA bundle loaded again) cost more
+  than the queries themselves. A connection the server closed while idle is opened
+  again once, when the request was sent on a reused connection.
 
-The standard library is enough (urllib), so the modules need no extra package.
+The standard library is enough (http.client; urllib when a proxy from the environment
+applies, as before: ``https_proxy``, ``no_proxy``), so the modules need no extra package.
 """
 
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import socket
 import ssl
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -102,12 +109,18 @@ class JsonHttpClient:
         self.client_key = client_key
         self.validate_certs = validate_certs
         self._opener = opener
+        self._ssl_context = None
+        self._conn = None
+        self._lock = threading.Lock()
 
     def where(self):
         """The service and its URL, for messages."""
         return '%s at %s' % (self.service, safe_url(self.url))
 
     def _context(self):
+        """The TLS context, built once per client (loading a CA bundle is costly)."""
+        if self._ssl_context is not None:
+            return self._ssl_context
         if not self.validate_certs:
             context = ssl.create_default_context()
             context.check_hostname = False
@@ -123,13 +136,73 @@ class JsonHttpClient:
             except (OSError, ssl.SSLError) as exc:
                 raise HttpConnectionError('cannot load the client certificate %s: %s'
                                           % (self.client_cert, getattr(exc, 'strerror', None) or exc)) from None
+        self._ssl_context = context
         return context
+
+    def _proxied(self):
+        """True when a proxy from the environment applies to this URL: then urllib, which knows proxies, sends it."""
+        parsed = urllib.parse.urlsplit(self.url)
+        return parsed.scheme in urllib.request.getproxies() and not urllib.request.proxy_bypass(parsed.hostname or '')
 
     def _open(self, request):
         if self._opener is not None:
             return self._opener(request, self.timeout)
         handlers = [urllib.request.HTTPSHandler(context=self._context())] if self.url.startswith('https:') else []
         return urllib.request.build_opener(*handlers).open(request, timeout=self.timeout)
+
+    def _through_urllib(self, request):
+        try:
+            with self._open(request) as response:
+                return response.status, response.read(), _headers(response)
+        except urllib.error.HTTPError as exc:
+            answer = exc.code, exc.read(), _headers(exc)
+            exc.close()
+            return answer
+
+    def _connection(self):
+        """``(connection, reused)``: the kept-alive connection, opened when there is none."""
+        if self._conn is not None:
+            return self._conn, True
+        parsed = urllib.parse.urlsplit(self.url)
+        if parsed.scheme == 'https':
+            self._conn = http.client.HTTPSConnection(parsed.hostname, parsed.port, timeout=self.timeout, context=self._context())
+        else:
+            self._conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=self.timeout)
+        return self._conn, False
+
+    def close(self):
+        """Close the kept-alive connection (the next request opens another)."""
+        with self._lock:
+            self._drop()
+
+    def _drop(self):
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _kept_alive(self, request):
+        target = request.selector or '/'
+        with self._lock:
+            while True:
+                connection, reused = self._connection()
+                try:
+                    # header names as urllib sends them (title case)
+                    headers = {name.title(): value for name, value in request.header_items()}
+                    connection.request(request.get_method(), target, body=request.data, headers=headers)
+                    response = connection.getresponse()
+                    raw = response.read()
+                except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                    self._drop()
+                    if reused:
+                        # the server closed the idle connection: the request never reached it, send it on a new one
+                        continue
+                    raise
+                except BaseException:
+                    self._drop()
+                    raise
+                if response.will_close:
+                    self._drop()
+                return response.status, raw, dict(response.getheaders())
 
     def request(self, method, path, form=None, body=None, content_type=None, headers=None):
         """Send one request; an HTTP error status is an answer, not an exception. Unreachable is HttpConnectionError."""
@@ -143,17 +216,18 @@ class JsonHttpClient:
             extra.setdefault('Content-Type', content_type or 'application/json')
         request = urllib.request.Request(self.url + path, data=data, method=method, headers=dict(self.headers, **extra))
         try:
-            with self._open(request) as response:
-                status, raw, response_headers = response.status, response.read(), _headers(response)
-        except urllib.error.HTTPError as exc:
-            status, raw, response_headers = exc.code, exc.read(), _headers(exc)
-            exc.close()
+            if self._opener is not None or self._proxied():
+                status, raw, response_headers = self._through_urllib(request)
+            else:
+                status, raw, response_headers = self._kept_alive(request)
         except urllib.error.URLError as exc:
             raise HttpConnectionError('unable to reach %s: %s%s' % (self.where(), _reason(exc.reason), _tls_hint(exc.reason))) from None
         except (socket.timeout, TimeoutError):
             raise HttpConnectionError('no answer from %s within %s s (timeout)' % (self.where(), self.timeout)) from None
         except OSError as exc:
-            raise HttpConnectionError('unable to reach %s: %s' % (self.where(), exc.strerror or exc)) from None
+            raise HttpConnectionError('unable to reach %s: %s%s' % (self.where(), _reason(exc), _tls_hint(exc))) from None
+        except http.client.HTTPException as exc:
+            raise HttpConnectionError('unable to reach %s: not an HTTP answer (%s)' % (self.where(), type(exc).__name__)) from None
         return status, decode_json(raw), raw, response_headers
 
 

@@ -209,6 +209,11 @@ class ElasticClient:
         self.cluster = None
         self.requests = 0
 
+    def close(self):
+        """Close the kept-alive connections."""
+        for http in self._clients:
+            http.close()
+
     @classmethod
     def from_params(cls, params):
         """Build a client from module options (after validate_connection_params)."""

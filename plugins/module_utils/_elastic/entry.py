@@ -85,7 +85,11 @@ def validate(params):
 def run(params, check_mode, dummy_libraries):
     """Run the searches ``validate`` resolved (taken out of ``params``): the module's result, ``changed`` and ``warnings`` included."""
     searches = params.pop('_searches')
-    return run_searches(ElasticClient.from_params(params), searches, check_mode)
+    client = ElasticClient.from_params(params)
+    try:
+        return run_searches(client, searches, check_mode)
+    finally:
+        client.close()
 
 
 def gate_result(result, params):

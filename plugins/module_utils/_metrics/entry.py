@@ -60,7 +60,11 @@ def validate(params):
 def run(params, dummy_check_mode, dummy_libraries):
     """Query Prometheus for every check: the module's result; the API's warnings prefixed 'Prometheus: '."""
     checks = resolve_checks(params['checks'], params['rate_window'])
-    result = run_checks(PrometheusClient.from_params(params), checks, params['max_series'])
+    client = PrometheusClient.from_params(params)
+    try:
+        result = run_checks(client, checks, params['max_series'])
+    finally:
+        client.close()
     result['prometheus_url'] = params['url']
     result['warnings'] = ['Prometheus: %s' % warning for warning in result['api_warnings']]
     result['changed'] = False

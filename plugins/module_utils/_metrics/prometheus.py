@@ -111,6 +111,10 @@ class PrometheusClient:
         """The headers every request carries (the Authorization header among them)."""
         return self.http.headers
 
+    def close(self):
+        """Close the kept-alive connection."""
+        self.http.close()
+
     @classmethod
     def from_params(cls, params):
         """Build a client from module options (after validate_connection_params)."""
