@@ -35,3 +35,13 @@ ansible-playbook -i "$inventory" dsr.ops.morning_check --tags daily_ops_certific
 grep -Eq 'certificates +(ok|warning|critical) ' "$workdir/tags.log"
 grep -Eq 'database +skipped +skipped: not selected \(--tags / --skip-tags\)' "$workdir/tags.log"
 ! grep -Eq '(kubernetes|database|backup|metrics|errors) +(ok|warning|critical|unknown) ' "$workdir/tags.log"
+
+# staging-it's backups in an S3 bucket that cannot be listed (nothing listens on the endpoint): its backup is unknown,
+# the run goes on and prod-it's local backup is still judged (one listing task for the play, errors kept per environment)
+ansible-playbook -i "$inventory" dsr.ops.morning_check --tags daily_ops_backup -e daily_ops_history_backend=none \
+  -e daily_ops_fail_on=never -e dsr_s3_bucket=dsr-unreachable -e dsr_s3_endpoint_url=http://127.0.0.1:9 \
+  -e dsr_s3_region=us-east-1 -e dsr_s3_access_key=it-access -e dsr_s3_secret_key=it-secret-key "$@" | tee "$workdir/s3.log"
+grep -Eq '"staging-it morning check: unknown"' "$workdir/s3.log"
+grep -Eq '"  backup +unknown +s3_backup list failed: access to bucket dsr-unreachable failed' "$workdir/s3.log"
+grep -Eq '"  backup +ok +ok: ' "$workdir/s3.log"
+! grep -q 'it-secret-key' "$workdir/s3.log"
