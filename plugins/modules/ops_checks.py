@@ -146,11 +146,23 @@ msg:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.dsr.ops.plugins.module_utils._ops.checks import CHECKS, run_all
+from ansible_collections.dsr.ops.plugins.module_utils._ops.checks import CHECKS, run_all, secrets_in
+
+
+class OpsChecksModule(AnsibleModule):
+    """AnsibleModule that masks the checks' credentials from the moment it reads its options.
+
+    Its own spec sees each check's options as one dict: without this, a failure of its own
+    validation, and the invocation it logs, would show the passwords inside them.
+    """
+
+    def _load_params(self):
+        super()._load_params()
+        self.no_log_values.update(secrets_in(self.params.get('environments')))
 
 
 def main():
-    module = AnsibleModule(
+    module = OpsChecksModule(
         argument_spec=dict(
             environments=dict(type='list', elements='dict', required=True, options=dict(
                 name=dict(type='str', required=True),

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import concurrent.futures
 import copy
+import re
 import time
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.dsr.ops.plugins.module_utils._backup.verify_entry import CHECK as PG_BACKUP_VERIFY
 from ansible_collections.dsr.ops.plugins.module_utils._elastic.entry import CHECK as LOG_SEARCH
@@ -24,6 +27,40 @@ from ansible_collections.dsr.ops.plugins.module_utils._postgres.maintenance_entr
 from ansible_collections.dsr.ops.plugins.module_utils._tls.entry import CHECK as CERT_EXPIRY
 
 CHECKS = {check.name: check for check in (CERT_EXPIRY, K8S_HEALTH, LOG_SEARCH, METRICS_CHECK, PG_BACKUP_VERIFY, PG_HEALTH, PG_MAINTENANCE)}
+
+
+# the option names of a check that is not known (so neither are its no_log options) whose values are masked anyway
+SECRET_NAME = re.compile(r'pass|secret|token|key|credential', re.IGNORECASE)
+
+
+def secrets_in(environments):
+    """Every credential in the checks' options, as raw option values (before any validation).
+
+    ops_checks' own argument spec sees a check's options as one dict, so AnsibleModule does
+    not know which of them are no_log: without these, its invocation (in the result, at -vvv,
+    and in the syslog) would show them whenever the task fails on its own input. Each known
+    check's no_log options (aliases included) and the credentials it would read from the
+    environment; for a check that is not known, every option whose name looks like a secret.
+    """
+    found = set()
+    for environment in environments if isinstance(environments, list) else []:
+        for entry in (environment.get('checks') if isinstance(environment, dict) else None) or []:
+            params = entry.get('params') if isinstance(entry, dict) else None
+            if not isinstance(params, dict):
+                continue
+            check = CHECKS.get(entry.get('module')) if isinstance(entry.get('module'), str) else None
+            if check is None:
+                found.update(str(value) for name, value in params.items() if SECRET_NAME.search(str(name)) and value not in (None, ''))
+                continue
+            given = {key: value for key, value in params.items() if value is not None}
+            found.update(ArgumentSpecValidator(check.argument_spec()).validate(given)._no_log_values)  # pylint: disable=protected-access
+            if check.secrets_from_environment is not None:
+                try:
+                    found.update(secret for secret in check.secrets_from_environment(copy.deepcopy(given)) if secret)
+                except Exception:  # pylint: disable=broad-except
+                    # options the check will refuse later; what it reads from the environment is masked then
+                    pass
+    return {secret for secret in found if secret}
 
 
 def _run_one(check, params, check_mode, clock):
