@@ -13,8 +13,7 @@ def test_known_checks_no_log_options_and_unknown_ones_by_name(monkeypatch):
     environments = [
         {'name': 'prod', 'checks': [
             {'name': 'database', 'module': 'pg_health', 'params': {'login_host': 'db.dsr', 'login_password': 'pg-s3cret', 'port': 5432}},
-            {'name': 'kubernetes', 'module': 'k8s_health', 'params': {'host': 'https://k8s.dsr', 'api_key': 'k8s-t0ken',
-                                                                       'namespace': 'dsr-production'}},
+            {'name': 'kubernetes', 'module': 'k8s_health', 'params': {'host': 'https://k8s.dsr', 'api_key': 'k8s-t0ken', 'namespace': 'dsr-production'}},
             {'name': 'errors', 'module': 'log_search', 'params': {'hosts': ['https://es.dsr:9200'], 'password': 'es-pa55'}},
         ]},
         {'name': 'staging', 'checks': [
