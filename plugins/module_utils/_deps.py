@@ -33,6 +33,8 @@ _LIBRARIES = {
     'kubernetes': (('kubernetes', 'kubernetes.client', 'kubernetes.config', 'urllib3'), 'kubernetes'),
     # configuration backups are YAML; ansible-core itself depends on PyYAML, so it is there wherever ansible-playbook runs
     'yaml': (('yaml',), 'PyYAML'),
+    # recurrence rules of the maintenance windows; botocore depends on python-dateutil, so the S3 module's hosts have it
+    'dateutil': (('dateutil', 'dateutil.rrule'), 'python-dateutil'),
 }
 
 _FLAGS = {'HAS_PSYCOPG2': 'psycopg2', 'HAS_ZSTANDARD': 'zstandard', 'HAS_CRYPTOGRAPHY': 'cryptography', 'HAS_PYOPENSSL': 'OpenSSL', 'HAS_ISAL': 'isal'}
