@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The build context of the dsr.ops execution environment, without a container engine:
+#   bash scripts/ee-context.sh [CONTEXT_DIR]      (default: build/ee-context)
+# builds the collection from this checkout (ansible-galaxy collection build), puts it beside
+# execution-environment/execution-environment.yml and runs "ansible-builder create". Then, where a
+# container engine is: podman build -f CONTEXT_DIR/Containerfile -t dsr-ops-ee CONTEXT_DIR
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+context=$(realpath -m "${1:-$repo/build/ee-context}")
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+
+# the tracked files only, in an ansible_collections/dsr/ops tree (as the test suite copies them)
+# shellcheck source=scripts/lib.sh
+source "$repo/scripts/lib.sh"
+mkdir -p "$stage/src/ansible_collections/dsr/ops"
+dsr_copy_tree "$repo" "$stage/src/ansible_collections/dsr/ops"
+ansible-galaxy collection build --force --output-path "$stage" "$stage/src/ansible_collections/dsr/ops" > /dev/null
+tarball=$(ls "$stage"/dsr-ops-*.tar.gz)
+cp "$repo/execution-environment/execution-environment.yml" "$stage/execution-environment.yml"
+cp "$tarball" "$stage/dsr-ops.tar.gz"
+
+rm -rf "$context"
+ansible-builder create -f "$stage/execution-environment.yml" -c "$context" --output-filename Containerfile > /dev/null
+echo "build context: $context (collection $(basename "$tarball"))"
+echo "build it with: podman build -f $context/Containerfile -t dsr-ops-ee:$(basename "$tarball" .tar.gz | sed 's/^dsr-ops-//') $context"
