@@ -70,6 +70,41 @@ dsr_es_clients() {
   export DSR_ES_CLIENTS="$dir"
 }
 
+# awx.awx for the AWX configuration as code (tests/functional/test_controller_config.py, and the lint stage over
+# playbooks/controller_config.yml). No Galaxy server is reachable: the collection is the one the ansible package ships,
+# its wheel downloaded from PyPI into .venv/cache and only ansible_collections/awx/awx/ extracted into .venv/collections.
+# Done again only when the stamp (the wheel's version) changes; .venv rebuilt by dsr_venv takes both with it.
+DSR_AWX_ANSIBLE_VERSION=11.13.0
+dsr_awx_collection() {
+  local cache="$repo/.venv/cache" dest="$repo/.venv/collections" stamp wheel
+  stamp="ansible==$DSR_AWX_ANSIBLE_VERSION"
+  wheel="$cache/ansible-$DSR_AWX_ANSIBLE_VERSION-py3-none-any.whl"
+  if [ "$(cat "$dest/.awx.stamp" 2>/dev/null)" != "$stamp" ] || [ ! -f "$dest/ansible_collections/awx/awx/MANIFEST.json" ]; then
+    if [ ! -f "$wheel" ]; then
+      dsr_log "downloading the $stamp wheel for awx.awx into $cache"
+      mkdir -p "$cache"
+      "$DSR_PYTHON" -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: --dest "$cache" "$stamp" \
+        2>&1 | grep -v '^WARNING: Location' >&2 || true
+      [ -f "$wheel" ] || { dsr_log "pip download $stamp failed: no $wheel"; return 1; }
+    fi
+    dsr_log "extracting awx.awx from $(basename "$wheel") into $dest"
+    rm -rf "$dest/ansible_collections/awx" "$dest/.awx.stamp"
+    mkdir -p "$dest"
+    "$DSR_PYTHON" - "$wheel" "$dest" <<'EOF' || { dsr_log "extracting awx.awx failed"; return 1; }
+import sys, zipfile
+wheel, dest = sys.argv[1], sys.argv[2]
+prefix = 'ansible_collections/awx/awx/'
+with zipfile.ZipFile(wheel) as archive:
+    members = [m for m in archive.namelist() if m.startswith(prefix) and '..' not in m.split('/')]
+    if prefix + 'MANIFEST.json' not in members:
+        sys.exit('%s holds no %sMANIFEST.json' % (wheel, prefix))
+    archive.extractall(dest, members)
+EOF
+    echo "$stamp" > "$dest/.awx.stamp"
+  fi
+  export DSR_AWX_COLLECTIONS="$dest"
+}
+
 # ansible-test bootstraps pip into its sanity virtualenvs by downloading get-pip.py from
 # a host outside the package registries. It first looks in its cache: put our stand-in
 # there, which bootstraps pip with ensurepip and installs the pinned pip from the index.

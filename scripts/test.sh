@@ -35,6 +35,10 @@ dsr_offline_pip_bootstrap
 case " ${stages[*]} " in
   *" functional "*) dsr_es_clients "$repo/tests/requirements-es-clients.txt" ;;
 esac
+# awx.awx: the controller configuration's functional test and its lint (DSR_AWX_COLLECTIONS)
+case " ${stages[*]} " in
+  *" functional "*|*" lint "*) dsr_awx_collection ;;
+esac
 
 work=${DSR_TEST_WORKDIR:-/tmp/dsr-ops-test}
 tree="$work/ansible_collections/dsr/ops"
@@ -82,7 +86,7 @@ for s in "${stages[@]}"; do
     units) run_stage units ansible-test units --python "$DSR_PYTHON_VERSION" --color no ;;
     functional) run_stage functional "$DSR_PYTHON" -m pytest -p no:cacheprovider tests/functional -q ;;
     integration) run_stage integration ansible-test integration --python "$DSR_PYTHON_VERSION" --color no "${targets[@]}" ;;
-    lint) run_stage lint env ANSIBLE_COLLECTIONS_PATH="$work" ansible-lint --offline --profile production ;;
+    lint) run_stage lint env ANSIBLE_COLLECTIONS_PATH="$work:$DSR_AWX_COLLECTIONS" ansible-lint --offline --profile production ;;
     *) echo "unknown stage $s" >&2; exit 2 ;;
   esac
 done
