@@ -45,3 +45,20 @@ grep -Eq '"staging-it morning check: unknown"' "$workdir/s3.log"
 grep -Eq '"  backup +unknown +s3_backup list failed: access to bucket dsr-unreachable failed' "$workdir/s3.log"
 grep -Eq '"  backup +ok +ok: ' "$workdir/s3.log"
 ! grep -q 'it-secret-key' "$workdir/s3.log"
+
+# environments of one run with different histories: refused before any check runs, naming the variables to align
+cat > "$workdir/other-history.yml" <<'INV'
+all:
+  children:
+    dsr_environments:
+      hosts:
+        staging-it:
+          daily_ops_history_database: dsr_ops_elsewhere
+INV
+set +e
+ansible-playbook -i "$inventory" -i "$workdir/other-history.yml" dsr.ops.morning_check "$@" > "$workdir/two-histories.log" 2>&1
+two=$?
+set -e
+[ "$two" -ne 0 ]
+grep -q 'the environments of one run must keep their history in the same place' "$workdir/two-histories.log"
+! grep -q 'Checks | every environment' "$workdir/two-histories.log"
