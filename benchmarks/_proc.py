@@ -73,6 +73,17 @@ def children(pid):
     return found
 
 
+def descendants(pid):
+    """The children of ``pid``, theirs and so on (each once), from /proc."""
+    frontier, seen = children(pid), set()
+    while frontier:
+        child = frontier.pop()
+        if child not in seen:
+            seen.add(child)
+            yield child
+            frontier.extend(children(child))
+
+
 class PeakSampler:
     """Samples the peak RSS of a process (and, optionally, of all its descendants) in a thread.
 
@@ -92,13 +103,8 @@ class PeakSampler:
         while not self._done.is_set():
             self.self_kb = max(self.self_kb, vmhwm_kb(self.pid))
             if self.descendants:
-                frontier, seen = children(self.pid), set()
-                while frontier:
-                    child = frontier.pop()
-                    if child not in seen:
-                        seen.add(child)
-                        self.children_kb = max(self.children_kb, vmhwm_kb(child))
-                        frontier.extend(children(child))
+                for child in descendants(self.pid):
+                    self.children_kb = max(self.children_kb, vmhwm_kb(child))
             self._done.wait(self.interval)
 
     def __enter__(self):

@@ -37,7 +37,7 @@ import threading
 import time
 from pathlib import Path
 
-from _proc import children
+from _proc import descendants
 
 ROOT = Path(__file__).resolve().parents[1]
 HARNESS = ROOT / 'tests' / 'harness' / 'dsr_harness.py'
@@ -82,16 +82,11 @@ class TreeSampler:
 
     def _sample(self):
         while not self._done.is_set():
-            frontier, seen, total = [self.pid], set(), 0
-            while frontier:
-                pid = frontier.pop()
-                if pid in seen:
-                    continue
-                seen.add(pid)
+            total = 0
+            for pid in [self.pid, *descendants(self.pid)]:
                 pss, rss = memory_kb(pid)
                 total += pss
                 self.largest_kb = max(self.largest_kb, rss)
-                frontier.extend(children(pid))
             self.total_kb = max(self.total_kb, total)
             self._done.wait(self.interval)
 

@@ -11,6 +11,7 @@ test can kill it (and everything it started) with SIGKILL.
 
 from __future__ import annotations
 
+import datetime
 import importlib
 import json
 import os
@@ -92,6 +93,22 @@ def tls_service():
 def k8s_service():
     """The harness's Kubernetes API stub (url, token, token_file, ca_cert, control_url, namespace), started here if needed."""
     yield from _service('kubernetes')
+
+
+def k8s_stub_server(tmp_path_factory, token, scenario='healthy', name='k8s'):
+    """A started Kubernetes API stub (tests/harness/k8s_stub.py, a stub, not an API server) with its own CA over TLS.
+
+    For a module-scoped fixture: ``server = k8s_stub_server(...); yield server; server.stop()``;
+    ``server.ca_cert`` is the CA bundle that verifies it.
+    """
+    import k8s_stub  # pylint: disable=import-outside-toplevel
+    base = tmp_path_factory.mktemp(name)
+    ca = dsr_harness.HarnessCA(str(base))
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = ca.issue(str(base), 'kube-apiserver', now - datetime.timedelta(days=1), now + datetime.timedelta(days=30))
+    server = k8s_stub.StubServer(token=token, certfile=cert['chain'], keyfile=cert['key'], scenario=scenario).start()
+    server.ca_cert = ca.root_file
+    return server
 
 
 @pytest.fixture(scope='session')

@@ -21,12 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import COLLECTION, _collections_root
+from conftest import COLLECTION, _collections_root, k8s_stub_server
 
-sys.path.insert(0, str(COLLECTION / 'tests' / 'harness'))
-
-import dsr_harness  # noqa: E402  pylint: disable=wrong-import-position
-import k8s_stub  # noqa: E402  pylint: disable=wrong-import-position
 
 TOKEN = 'check-record-test-token-5d2e8b'
 FIXTURES = COLLECTION / 'tests' / 'unit' / 'plugins' / 'module_utils' / '_ops' / 'fixtures'
@@ -102,12 +98,7 @@ PLAYBOOK = r'''
 
 @pytest.fixture(scope='module')
 def stub(tmp_path_factory):
-    base = tmp_path_factory.mktemp('k8s')
-    ca = dsr_harness.HarnessCA(str(base))
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = ca.issue(str(base), 'kube-apiserver', now - datetime.timedelta(days=1), now + datetime.timedelta(days=30))
-    server = k8s_stub.StubServer(token=TOKEN, certfile=cert['chain'], keyfile=cert['key'], scenario=['crash_loop']).start()
-    server.ca_cert = ca.root_file
+    server = k8s_stub_server(tmp_path_factory, TOKEN, ['crash_loop'], 'k8s')
     yield server
     server.stop()
 

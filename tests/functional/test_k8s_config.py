@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import binascii
 import importlib
-import datetime
 import hashlib
 import io
 import json
@@ -29,11 +28,10 @@ import tarfile
 import pytest
 import yaml
 
-from conftest import COLLECTION, _collections_root
+from conftest import COLLECTION, _collections_root, k8s_stub_server
 
 sys.path.insert(0, str(COLLECTION / 'tests' / 'harness'))
 
-import dsr_harness  # noqa: E402  pylint: disable=wrong-import-position
 import k8s_fixtures  # noqa: E402  pylint: disable=wrong-import-position
 import k8s_stub  # noqa: E402  pylint: disable=wrong-import-position
 
@@ -46,12 +44,7 @@ SERVER_FIELDS = ('uid', 'resourceVersion', 'generation', 'creationTimestamp', 'm
 
 @pytest.fixture(scope='module')
 def stub(tmp_path_factory):
-    base = tmp_path_factory.mktemp('k8s-config')
-    ca = dsr_harness.HarnessCA(str(base))
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = ca.issue(str(base), 'kube-apiserver', now - datetime.timedelta(days=1), now + datetime.timedelta(days=30))
-    server = k8s_stub.StubServer(token=TOKEN, certfile=cert['chain'], keyfile=cert['key'], scenario='healthy').start()
-    server.ca_cert = ca.root_file
+    server = k8s_stub_server(tmp_path_factory, TOKEN, 'healthy', 'k8s-config')
     yield server
     server.stop()
 

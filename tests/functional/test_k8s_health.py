@@ -11,19 +11,17 @@ words and the requests the module sent.
 
 from __future__ import annotations
 
-import datetime
 import os
 import subprocess
 import sys
 
 import pytest
 
-from conftest import COLLECTION
+from conftest import COLLECTION, k8s_stub_server
 
 sys.path.insert(0, str(COLLECTION / 'tests' / 'harness'))
 
 import dsr_harness  # noqa: E402  pylint: disable=wrong-import-position
-import k8s_stub  # noqa: E402  pylint: disable=wrong-import-position
 
 TOKEN = 'k8s-health-test-token-7c1f0e9a4b'
 NAMESPACE = 'dsr-production'
@@ -33,12 +31,7 @@ SERVICES = ('registration-service', 'data-management-service', 'eligibility-serv
 
 @pytest.fixture(scope='module')
 def stub(tmp_path_factory):
-    base = tmp_path_factory.mktemp('k8s')
-    ca = dsr_harness.HarnessCA(str(base))
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = ca.issue(str(base), 'kube-apiserver', now - datetime.timedelta(days=1), now + datetime.timedelta(days=30))
-    server = k8s_stub.StubServer(token=TOKEN, certfile=cert['chain'], keyfile=cert['key'], scenario='healthy').start()
-    server.ca_cert = ca.root_file
+    server = k8s_stub_server(tmp_path_factory, TOKEN, 'healthy', 'k8s')
     yield server
     server.stop()
 

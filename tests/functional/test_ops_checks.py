@@ -13,16 +13,11 @@ from __future__ import annotations
 
 import datetime
 import json
-import sys
 
 import pytest
 
-from conftest import COLLECTION, connection_args
+from conftest import connection_args, k8s_stub_server
 
-sys.path.insert(0, str(COLLECTION / 'tests' / 'harness'))
-
-import dsr_harness  # noqa: E402  pylint: disable=wrong-import-position
-import k8s_stub  # noqa: E402  pylint: disable=wrong-import-position
 
 TOKEN = 'ops-checks-test-token-5e2a9c7d1f'
 NOW = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
@@ -30,12 +25,7 @@ NOW = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isofor
 
 @pytest.fixture(scope='module')
 def stub(tmp_path_factory):
-    base = tmp_path_factory.mktemp('k8s')
-    ca = dsr_harness.HarnessCA(str(base))
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = ca.issue(str(base), 'kube-apiserver', now - datetime.timedelta(days=1), now + datetime.timedelta(days=30))
-    server = k8s_stub.StubServer(token=TOKEN, certfile=cert['chain'], keyfile=cert['key'], scenario='healthy').start()
-    server.ca_cert = ca.root_file
+    server = k8s_stub_server(tmp_path_factory, TOKEN, 'healthy', 'k8s')
     yield server
     server.stop()
 
