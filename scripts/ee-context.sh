@@ -11,12 +11,17 @@ context=$(realpath -m "${1:-$repo/build/ee-context}")
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 
-# the tracked files only, in an ansible_collections/dsr/ops tree (as the test suite copies them)
-# shellcheck source=scripts/lib.sh
-source "$repo/scripts/lib.sh"
-mkdir -p "$stage/src/ansible_collections/dsr/ops"
-dsr_copy_tree "$repo" "$stage/src/ansible_collections/dsr/ops"
-ansible-galaxy collection build --force --output-path "$stage" "$stage/src/ansible_collections/dsr/ops" > /dev/null
+# from a git checkout, the files git knows (as the test suite copies them), so that nothing local gets in; from a copy
+# without .git (the test suite's own tree), the directory as it is, less galaxy.yml's build_ignore
+src=$repo
+if git -C "$repo" rev-parse --is-inside-work-tree > /dev/null 2>&1; then
+  # shellcheck source=scripts/lib.sh
+  source "$repo/scripts/lib.sh"
+  src="$stage/src/ansible_collections/dsr/ops"
+  mkdir -p "$src"
+  dsr_copy_tree "$repo" "$src"
+fi
+ansible-galaxy collection build --force --output-path "$stage" "$src" > /dev/null
 tarball=$(ls "$stage"/dsr-ops-*.tar.gz)
 cp "$repo/execution-environment/execution-environment.yml" "$stage/execution-environment.yml"
 cp "$tarball" "$stage/dsr-ops.tar.gz"
