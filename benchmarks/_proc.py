@@ -84,27 +84,22 @@ def descendants(pid):
             frontier.extend(children(child))
 
 
-class PeakSampler:
-    """Samples the peak RSS of a process (and, optionally, of all its descendants) in a thread.
+class Sampler:
+    """Calls ``sample()`` every ``interval`` seconds in a thread, from ``with`` to its end (and once more at the end)."""
 
-    ``with PeakSampler(pid) as peaks:`` ... then ``peaks.self_kb`` and ``peaks.children_kb``.
-    """
-
-    def __init__(self, pid, interval=0.02, descendants=False):
+    def __init__(self, pid, interval):
         self.pid = pid
         self.interval = interval
-        self.descendants = descendants
-        self.self_kb = 0
-        self.children_kb = 0
         self._done = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread = threading.Thread(target=self._loop, daemon=True)
 
-    def _sample(self):
+    def sample(self):
+        """One reading (a subclass keeps the peaks)."""
+        raise NotImplementedError
+
+    def _loop(self):
         while not self._done.is_set():
-            self.self_kb = max(self.self_kb, vmhwm_kb(self.pid))
-            if self.descendants:
-                for child in descendants(self.pid):
-                    self.children_kb = max(self.children_kb, vmhwm_kb(child))
+            self.sample()
             self._done.wait(self.interval)
 
     def __enter__(self):
@@ -114,3 +109,60 @@ class PeakSampler:
     def __exit__(self, *exc):
         self._done.set()
         self._thread.join()
+
+
+class PeakSampler(Sampler):
+    """Samples the peak RSS of a process (and, optionally, of all its descendants) in a thread.
+
+    ``with PeakSampler(pid) as peaks:`` ... then ``peaks.self_kb`` and ``peaks.children_kb``.
+    """
+
+    def __init__(self, pid, interval=0.02, descendants=False):
+        super().__init__(pid, interval)
+        self.descendants = descendants
+        self.self_kb = 0
+        self.children_kb = 0
+
+    def sample(self):
+        self.self_kb = max(self.self_kb, vmhwm_kb(self.pid))
+        if self.descendants:
+            for child in descendants(self.pid):
+                self.children_kb = max(self.children_kb, vmhwm_kb(child))
+
+
+def memory_kb(pid):
+    """(PSS, RSS) of ``pid`` in KiB, zeros once it is gone.
+
+    PSS (proportional set size) shares each page among the processes mapping it, so the sum
+    over a tree of forks counts the controller's pages once; the RSS sum counts them in
+    every fork. PSS falls back to RSS where smaps_rollup is not readable.
+    """
+    rss = pss = 0
+    try:
+        for line in Path('/proc/%d/status' % pid).read_text().splitlines():
+            if line.startswith('VmRSS:'):
+                rss = int(line.split()[1])
+        pss = rss
+        for line in Path('/proc/%d/smaps_rollup' % pid).read_text().splitlines():
+            if line.startswith('Pss:'):
+                pss = int(line.split()[1])
+    except OSError:
+        pass
+    return pss, rss
+
+
+class TreeSampler(Sampler):
+    """Samples the summed PSS of a process and all its descendants, and the largest RSS of them."""
+
+    def __init__(self, pid, interval=0.05):
+        super().__init__(pid, interval)
+        self.total_kb = 0
+        self.largest_kb = 0
+
+    def sample(self):
+        total = 0
+        for pid in [self.pid, *descendants(self.pid)]:
+            pss, rss = memory_kb(pid)
+            total += pss
+            self.largest_kb = max(self.largest_kb, rss)
+        self.total_kb = max(self.total_kb, total)

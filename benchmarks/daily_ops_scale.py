@@ -33,11 +33,10 @@ import os
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
-from _proc import descendants
+from _proc import TreeSampler
 
 ROOT = Path(__file__).resolve().parents[1]
 HARNESS = ROOT / 'tests' / 'harness' / 'dsr_harness.py'
@@ -46,57 +45,6 @@ REGISTRY_DB = 'bench_daily_db'
 OPS_DB = 'dsr_ops_bench'
 TARGET_ONE = 20.0
 TARGET_RATIO = 3.0
-
-
-def memory_kb(pid):
-    """(PSS, RSS) of ``pid`` in KiB, zeros once it is gone.
-
-    PSS (proportional set size) shares each page among the processes mapping it, so the sum
-    over a tree of forks counts the controller's pages once; the RSS sum counts them in
-    every fork. PSS falls back to RSS where smaps_rollup is not readable.
-    """
-    rss = pss = 0
-    try:
-        for line in Path('/proc/%d/status' % pid).read_text().splitlines():
-            if line.startswith('VmRSS:'):
-                rss = int(line.split()[1])
-        pss = rss
-        for line in Path('/proc/%d/smaps_rollup' % pid).read_text().splitlines():
-            if line.startswith('Pss:'):
-                pss = int(line.split()[1])
-    except OSError:
-        pass
-    return pss, rss
-
-
-class TreeSampler:
-    """Samples the summed PSS of a process and all its descendants, and the largest RSS of them."""
-
-    def __init__(self, pid, interval=0.05):
-        self.pid = pid
-        self.interval = interval
-        self.total_kb = 0
-        self.largest_kb = 0
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self):
-        while not self._done.is_set():
-            total = 0
-            for pid in [self.pid, *descendants(self.pid)]:
-                pss, rss = memory_kb(pid)
-                total += pss
-                self.largest_kb = max(self.largest_kb, rss)
-            self.total_kb = max(self.total_kb, total)
-            self._done.wait(self.interval)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._done.set()
-        self._thread.join()
 
 
 class Bench:

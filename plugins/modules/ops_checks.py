@@ -196,7 +196,6 @@ def main():
     module.no_log_values.update(outcome.pop('secrets'))
     for warning in outcome.pop('warnings'):
         module.warn(warning)
-    outcome['changed'] = bool(outcome['changed'])
     module.exit_json(**outcome)
 
 

@@ -15,26 +15,10 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.dsr.ops.plugins.modules import change_record
+from ansible_collections.dsr.ops.tests.unit.plugins.module_utils._maintenance.test_change import NOW, RUNBOOK_CHANGE
 
-NOW = '2025-07-15T02:00:00+08:00'
-CHANGE = {
-    'change_id': 'CHG-2025-0042',
-    'title': 'Update DSR Registration Service to v1.2.0',
-    'category': 'Normal',
-    'priority': 'Medium',
-    'requested_by': 'development-team',
-    'implementation_date': '2025-07-15',
-    'description': 'Update registration service with bug fixes and performance improvements',
-    'business_justification': 'Resolve user-reported issues and improve system performance',
-    'risk_assessment': 'Low - well-tested update with rollback plan',
-    'rollback_plan': 'Revert to previous version using deployment rollback',
-    'testing_plan': 'Execute full regression test suite',
-    'approval_required': ['technical-lead', 'operations-manager'],
-    'approvals': [
-        {'role': 'technical-lead', 'approver': 'maria.santos', 'at': '2025-07-14T09:30:00+08:00'},
-        {'role': 'operations-manager', 'approver': 'jose.reyes', 'at': '2025-07-14T11:00:00+08:00'},
-    ],
-}
+# the runbook's Change Request Template with its two approvals, as the backend's tests have it
+CHANGE = RUNBOOK_CHANGE
 
 
 def changed(**fields):
