@@ -26,7 +26,15 @@ tarball=$(ls "$stage"/dsr-ops-*.tar.gz)
 cp "$repo/execution-environment/execution-environment.yml" "$stage/execution-environment.yml"
 cp "$tarball" "$stage/dsr-ops.tar.gz"
 
+# replace only a context this script made (its marker file): never a directory that merely was given
+if [ -e "$context" ] && [ -n "$(ls -A "$context" 2>/dev/null)" ]; then
+  if [ ! -f "$context/.dsr-ops-ee-context" ] || [ -L "$context" ]; then
+    echo "ee-context: $context exists and is not a build context this script made; give a new or empty directory" >&2
+    exit 2
+  fi
+fi
 rm -rf "$context"
 ansible-builder create -f "$stage/execution-environment.yml" -c "$context" --output-filename Containerfile > /dev/null
+echo "dsr.ops execution environment build context (scripts/ee-context.sh replaces this directory)" > "$context/.dsr-ops-ee-context"
 echo "build context: $context (collection $(basename "$tarball"))"
 echo "build it with: podman build -f $context/Containerfile -t dsr-ops-ee:$(basename "$tarball" .tar.gz | sed 's/^dsr-ops-//') $context"

@@ -43,7 +43,23 @@ def context(tmp_path_factory):
                           timeout=600, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert 'build context: %s' % where in done.stdout
+    # made again over its own previous output
+    again = subprocess.run(['bash', str(COLLECTION / 'scripts' / 'ee-context.sh'), str(where)], env=env, capture_output=True, text=True,
+                           timeout=600, check=False)
+    assert again.returncode == 0, again.stdout + again.stderr
     return where
+
+
+def test_a_directory_that_is_not_a_context_is_never_replaced(tmp_path):
+    precious = tmp_path / 'precious'
+    precious.mkdir()
+    (precious / 'notes.txt').write_text('not a build context')
+    env = dict(os.environ, PATH=str(BIN) + os.pathsep + os.environ.get('PATH', ''))
+    done = subprocess.run(['bash', str(COLLECTION / 'scripts' / 'ee-context.sh'), str(precious)], env=env, capture_output=True, text=True,
+                          timeout=600, check=False)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert 'is not a build context this script made' in done.stderr
+    assert (precious / 'notes.txt').read_text() == 'not a build context'
 
 
 def test_the_containerfile_installs_the_pinned_ansible_and_the_collection(context):
