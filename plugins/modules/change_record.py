@@ -11,7 +11,8 @@ version_added: 0.3.0
 description:
   - The runbook's Change Management as tasks around a change - its Change Request Template (O(change)) validated, the approvals
     its category needs checked, and the implementation (the runbook's steps 5 to 7) recorded in an append-only audit log
-    (O(audit_log)) with O(event=started) before the work and O(event=completed), O(event=failed) or O(event=rolled_back) after it.
+    (O(audit_log)) with O(event=started) before the work, O(event=step) for each action of it, and O(event=completed),
+    O(event=failed) or O(event=rolled_back) after it.
   - "The rules per category: a V(standard) change is pre-approved and needs no approval; a V(normal) change needs an approval
     (O(change.approvals)) for every role of O(change.approval_required) (default the runbook's V(technical-lead) and
     V(operations-manager)); an V(emergency) change needs at least one approval, the expedited one (and every role of
@@ -21,10 +22,12 @@ description:
     Without O(change.outside_window) an emergency change needs a window like any other change, and RV(emergency) is null.
   - O(event=started) of a change that is not approved is refused - the task fails - and a C(refused) entry is written, so the
     audit log shows the attempt. So is an outcome (O(event=completed), O(event=failed), O(event=rolled_back)) of a change the
-    log has no C(started) entry for. An invalid O(change) writes nothing.
+    log has no C(started) entry for, and a step of a change that is not started or already has its outcome. A guard outside
+    this module (a maintenance window) refuses an event through O(refusal) - the same C(refused) entry, naming its reason. An
+    invalid O(change) writes nothing.
   - The audit log is JSON lines, one entry per line, appended under an exclusive C(flock) with C(O_APPEND) and fsync'd (the
     directory too when the file is created); never rewritten or truncated. Each entry has C(time) (UTC), C(event)
-    (C(started), C(completed), C(failed), C(rolled_back) or C(refused)), C(attempted) (the refused event, on a C(refused)
+    (C(started), C(step), C(completed), C(failed), C(rolled_back) or C(refused)), C(attempted) (the refused event, on a C(refused)
     entry), C(change_id), C(category), C(priority), C(title), C(who), C(job_id), C(context), C(details), C(result),
     C(approvals) (C(approved), C(missing), C(by)), C(emergency) (C(outside_window) and C(reason) of an emergency change) and
     C(sha256) - the SHA-256 of the previous line's bytes (without its newline; null on the first line), a hash chain that a line
@@ -131,8 +134,10 @@ options:
       - V(completed), V(failed) and V(rolled_back) record the outcome; refused (a C(refused) entry, the task fails) unless the log
         holds a C(started) entry of the same O(change.change_id). A second start, or the same outcome twice, is recorded with a
         warning.
+      - V(step) records one action of a started change - which (O(context.action)) and how it ended (C(status) in O(result)); refused
+        unless the log's last C(started) entry of the change has no outcome after it.
     type: str
-    choices: [validate, started, completed, failed, rolled_back]
+    choices: [validate, started, step, completed, failed, rolled_back]
     default: validate
   audit_log:
     description:
@@ -165,14 +170,31 @@ options:
         description: The role, for example C(ansible_role_name).
         type: str
       host:
-        description: The host the change is made on, for example C(inventory_hostname).
+        description:
+          - The host the change is made on, for example C(inventory_hostname).
+          - When given, a start pairs with the steps and the outcome of the same host only - a change carried out on several
+            environments has a start, steps and an outcome on each, and an outcome on one host needs that host's start. Without
+            it, every entry of the change counts.
+        type: str
+      action:
+        description: The action of the change an O(event=step) records, for example V(vacuum_analyze); required with O(event=step).
         type: str
   details:
     description: Free text for the entry (what was done, why it failed), at most 4000 characters. Unused with O(event=validate).
     type: str
   result:
-    description: Data for the entry (figures, versions, a link), at most 16 KiB as JSON. Unused with O(event=validate).
+    description:
+      - Data for the entry (figures, versions, a link), at most 16 KiB as JSON. Unused with O(event=validate).
+      - With O(event=step), C(status) is required - V(ok), V(warning), V(critical) (it ran and found a problem), V(failed) (it could
+        not run), V(refused) (a guard did not let it start) or V(skipped) (not configured).
     type: dict
+  refusal:
+    description:
+      - Refuse O(event) for this reason, given by a guard outside this module - for example the message of
+        M(dsr.ops.maintenance_window) outside a window. The event is not recorded; a C(refused) entry with the reason is (in check
+        mode, would be), and the task fails, as for the module's own refusals. At most 2000 characters, one line.
+      - Not with O(event=validate), which records nothing.
+    type: str
   now:
     description:
       - The moment of the entry and the limit for approval times, ISO 8601 with an offset or V(Z). For tests; default the current
@@ -256,6 +278,23 @@ EXAMPLES = r'''
   dsr.ops.maintenance_window:
     mode: guard
     emergency: "{{ emergency_change.emergency }}"
+
+- name: One action of the started change, and how it ended
+  dsr.ops.change_record:
+    change: "{{ dsr_change }}"
+    event: step
+    audit_log: /var/lib/dsr-ops/audit/changes.jsonl
+    context: {play: "{{ ansible_play_name }}", host: "{{ inventory_hostname }}", action: vacuum_analyze}
+    result: {status: ok, operations: 42, duration_seconds: 310.4}
+  delegate_to: ops-management
+
+- name: The window guard refused the change - recorded as a refused start (the task fails)
+  dsr.ops.change_record:
+    change: "{{ dsr_change }}"
+    event: started
+    audit_log: /var/lib/dsr-ops/audit/changes.jsonl
+    refusal: "{{ window.msg }}"
+  delegate_to: ops-management
 '''
 
 RETURN = r'''

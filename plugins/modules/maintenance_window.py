@@ -84,6 +84,15 @@ options:
       description:
         description: Free text, returned with the window (for a report's upcoming list).
         type: str
+  names:
+    description:
+      - Only the windows of these names count - for the verdict, the current window and RV(next_windows). For example V([monthly])
+        for the monthly maintenance, which needs the monthly window's four hours, not the weekly window that also falls on the
+        first Sunday. Each must be the name of a window of O(windows) (or of the runbook's V(weekly) and V(monthly)); an unknown
+        name is an error naming the windows there are.
+      - When not set, every window counts.
+    type: list
+    elements: str
   timezone:
     description:
       - The IANA time zone whose clock the windows follow, for example V(Asia/Manila), V(Europe/Berlin), V(UTC). An unknown zone is an

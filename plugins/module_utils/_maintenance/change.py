@@ -51,10 +51,13 @@ UTC = datetime.timezone.utc
 
 CATEGORIES = ('standard', 'normal', 'emergency')
 PRIORITIES = ('low', 'medium', 'high', 'critical')
-EVENTS = ('validate', 'started', 'completed', 'failed', 'rolled_back')
+EVENTS = ('validate', 'started', 'step', 'completed', 'failed', 'rolled_back')
 OUTCOMES = ('completed', 'failed', 'rolled_back')
 # what a line of the audit log may say: an event, or that one was refused
-LOG_EVENTS = ('started', 'completed', 'failed', 'rolled_back', 'refused')
+LOG_EVENTS = ('started', 'step', 'completed', 'failed', 'rolled_back', 'refused')
+# how one action of a started change (event=step) ended: ran clean, ran with a finding, could not run, was refused
+# (a window too short for it), was not configured
+STEP_STATUSES = ('ok', 'warning', 'critical', 'failed', 'refused', 'skipped')
 
 # the runbook's Change Request Template, the approvals given, and the emergency's claim to run outside the windows
 FIELDS = ('change_id', 'title', 'category', 'priority', 'requested_by', 'implementation_date', 'description',
@@ -64,7 +67,7 @@ PLAN_FIELDS = ('business_justification', 'risk_assessment', 'rollback_plan', 'te
 APPROVAL_FIELDS = ('role', 'approver', 'at')
 # the runbook's example: a normal change is approved by the technical lead and the operations manager
 DEFAULT_APPROVAL_REQUIRED = ('technical-lead', 'operations-manager')
-CONTEXT_FIELDS = ('play', 'role', 'host')
+CONTEXT_FIELDS = ('play', 'role', 'host', 'action')
 
 CHANGE_ID_RE = re.compile(r'^CHG-\d{4}-\d{4,9}$')
 ROLE_RE = re.compile(r'^[a-z0-9][a-z0-9_.-]{0,63}$')
@@ -81,6 +84,7 @@ ROLES_MAX = 20
 APPROVALS_MAX = 20
 CONTEXT_MAX = 256
 DETAILS_MAX = 4000
+REFUSAL_MAX = 2000
 RESULT_MAX = 16 * 1024
 # a line this module writes is well below this (the fields above are bounded); a longer one is not ours
 LINE_MAX = 128 * 1024
@@ -450,6 +454,30 @@ def validate(params, clock=None):
     elif details is not None and _TEXT_CONTROL.search(details):
         problems.append('details holds a control character; remove it')
     problems.extend(result_problems(params.get('result')))
+    problems.extend(step_problems(event, params.get('context'), params.get('result')))
+    refused = params.get('refusal')
+    if refused is not None:
+        if event == 'validate':
+            problems.append('refusal is only for an event that is recorded: with event=validate nothing is written; give the '
+                            'event that was refused (for example event=started)')
+        else:
+            # the refused entry's details say '<event> refused: <refusal>', within DETAILS_MAX
+            _line(refused, 'refusal', REFUSAL_MAX, problems)
+    return problems
+
+
+def step_problems(event, context, result):
+    """An event=step names its action (context.action) and how it ended (result.status)."""
+    if event != 'step':
+        return []
+    problems = []
+    if _blank((context or {}).get('action')):
+        problems.append('context.action is required with event=step: name the action of the change it records, for example '
+                        'vacuum_analyze')
+    status = (result or {}).get('status') if isinstance(result, dict) else None
+    if status not in STEP_STATUSES:
+        problems.append('result.status is required with event=step and must be one of %s (how the action ended), got %s'
+                        % (', '.join(STEP_STATUSES), _shown(status)))
     return problems
 
 
@@ -575,6 +603,9 @@ def parse_entry(raw):
         raise EntryError('context is not a dict of %s' % ', '.join(CONTEXT_FIELDS))
     for key in context:
         _entry_text(context, key, CONTEXT_MAX)
+    if entry['event'] == 'step' and ('action' not in context or not isinstance(entry['result'], dict)
+                                     or entry['result'].get('status') not in STEP_STATUSES):
+        raise EntryError('a step entry names its context.action and its result.status')
     _entry_text(entry, 'details', DETAILS_MAX, nullable=True, multiline=True)
     if entry['result'] is not None and result_problems(entry['result']):
         raise EntryError('result is not a dict of at most %d bytes' % RESULT_MAX)
@@ -616,7 +647,10 @@ def _check_approvals_summary(summary):
 class LogState:
     """What a scan of the audit log found: its chain, its malformed lines, and one change's entries."""
 
-    def __init__(self):
+    def __init__(self, host=None):
+        # with a host, only that host's entries of the change pair starts with steps and outcomes: a change carried out on
+        # several environments has a start and an outcome on each
+        self.host = host
         self.lines = 0
         self.malformed = 0
         self.chain_broken_at = None
@@ -629,6 +663,8 @@ class LogState:
 
     def add(self, number, entry):
         self.entries.append(entry)
+        if self.host is not None and entry['context'].get('host') != self.host:
+            return
         if entry['event'] == 'started':
             self.last_start = (number, entry)
             self.outcomes_since_start = []
@@ -668,9 +704,9 @@ def _raw_lines(handle):
         yield (bytes(kept) if kept is not None else None), digest.hexdigest(), False
 
 
-def scan(handle, change_id):
+def scan(handle, change_id, host=None):
     """A :class:`LogState` of the binary file ``handle`` (read from its start), with the entries of ``change_id``."""
-    state = LogState()
+    state = LogState(host)
     previous = None
     for number, (raw, digest, ended) in enumerate(_raw_lines(handle), 1):
         state.lines = number
@@ -743,10 +779,10 @@ class AuditLog:
             self.warnings.append('the audit log %s has mode %04o, so others may read it; chmod 600 it (the module does not '
                                  'change an existing file)' % (self.path, stat.S_IMODE(info.st_mode)))
 
-    def read(self, change_id):
+    def read(self, change_id, host=None):
         """The log's :class:`LogState` (an empty one when there is no log yet)."""
         if not self._exists():
-            return LogState()
+            return LogState(host)
         try:
             fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, 'O_CLOEXEC', 0))
         except OSError as exc:
@@ -755,7 +791,7 @@ class AuditLog:
             self._opened(fd)
             _lock(fd, fcntl.LOCK_SH, self.path, self.lock_timeout)
             with os.fdopen(fd, 'rb', closefd=False) as handle:
-                return scan(handle, change_id)
+                return scan(handle, change_id, host)
         except OSError as exc:
             raise AuditLogError('cannot read the audit log %s: %s' % (self.path, exc.strerror)) from None
         finally:
@@ -788,7 +824,7 @@ class AuditLog:
             raise AuditLogError('cannot set mode 0600 on the new audit log %s: %s' % (self.path, exc.strerror)) from None
         return fd, True
 
-    def append(self, change_id, decide):
+    def append(self, change_id, decide, host=None):
         """Scan the log and append ``decide(state)`` (an entry, or None for nothing) as one line, under one exclusive lock.
 
         Returns ``(state before the append, the entry with its sha256 or None, written)``. In check mode
@@ -796,7 +832,7 @@ class AuditLog:
         """
         created_dir = self._prepare_directory()
         if self.check_mode:
-            state = LogState() if created_dir else self.read(change_id)
+            state = LogState(host) if created_dir else self.read(change_id, host)
             entry = decide(state)
             if entry is not None:
                 entry['sha256'] = state.last_sha256
@@ -808,7 +844,7 @@ class AuditLog:
             _lock(fd, fcntl.LOCK_EX, self.path, self.lock_timeout)
             os.lseek(fd, 0, os.SEEK_SET)
             with os.fdopen(fd, 'rb', closefd=False) as handle:
-                state = scan(handle, change_id)
+                state = scan(handle, change_id, host)
             entry = decide(state)
             if entry is None:
                 return state, None, False
@@ -837,13 +873,19 @@ class AuditLog:
 # --- the module's run ----------------------------------------------------------------------------------------------
 
 
-def refusal(event, change, approved, why, state):
-    """Why ``event`` may not be recorded for ``change`` given the log's ``state``, or None."""
+def refusal(event, change, approved, why, state, given=None):
+    """Why ``event`` may not be recorded for ``change`` given the log's ``state`` (or the ``given`` reason), or None."""
+    if given is not None:
+        return given.strip()
     if event == 'started' and not approved:
         return 'it is not approved: %s' % why
-    if event in OUTCOMES and state.last_start is None:
-        return ('the audit log has no started entry for it; record event=started before the implementation '
-                '(the runbook\'s steps 5 to 7)')
+    if event in OUTCOMES + ('step',) and state.last_start is None:
+        return ('the audit log has no started entry for it%s; record event=started before the implementation '
+                '(the runbook\'s steps 5 to 7)' % ('' if state.host is None else ' on host %s' % state.host))
+    if event == 'step' and state.outcomes_since_start:
+        number, started = state.last_start
+        return ('it is already %s since its start at %s (line %d); a step belongs between event=started and the outcome'
+                % (state.outcomes_since_start[-1].replace('_', ' '), started['time'], number))
     return None
 
 
@@ -912,7 +954,7 @@ def run(params, check_mode=False, clock=None, environ=None):
     found = {}
 
     def decide(state):
-        found['refusal'] = refusal(event, change, approved, why, state)
+        found['refusal'] = refusal(event, change, approved, why, state, params.get('refusal'))
         found['history'] = [] if found['refusal'] else history_warnings(event, change, state)
         if found['refusal']:
             return build_entry('refused', change, approved, missing, who, job_id, params.get('context'),
@@ -920,8 +962,9 @@ def run(params, check_mode=False, clock=None, environ=None):
         return build_entry(event, change, approved, missing, who, job_id, params.get('context'), params.get('details'),
                            params.get('result'), now)
 
+    host = (params.get('context') or {}).get('host')
     log = AuditLog(path, check_mode=check_mode)
-    state, entry, written = log.append(change['change_id'], decide)
+    state, entry, written = log.append(change['change_id'], decide, None if _blank(host) else host.strip())
     line = state.lines + 1
     if written:
         state.add(line, entry)
@@ -931,10 +974,14 @@ def run(params, check_mode=False, clock=None, environ=None):
     where = '%s %s (line %d)' % ('recorded in' if written else 'would be recorded in', log.path, line)
     if found['refusal']:
         result['failed'] = True
-        result['msg'] = 'refused: %s cannot be %s: %s; a refused entry %s' % (
-            _summary(change), event.replace('_', ' '), found['refusal'], ('was ' if written else '') + where)
+        what = ('a step of %s cannot be recorded' % _summary(change) if event == 'step'
+                else '%s cannot be %s' % (_summary(change), event.replace('_', ' ')))
+        result['msg'] = 'refused: %s: %s; a refused entry %s' % (what, found['refusal'], ('was ' if written else '') + where)
     else:
-        result['msg'] = '%s: %s %s%s' % (event, _summary(change), where, _window_note(change) if event == 'started' else '')
+        what = event
+        if event == 'step':
+            what = 'step %s (%s)' % (params['context']['action'].strip(), params['result']['status'])
+        result['msg'] = '%s: %s %s%s' % (what, _summary(change), where, _window_note(change) if event == 'started' else '')
     return result
 
 
@@ -979,8 +1026,10 @@ def argument_spec():
             play=dict(type='str'),
             role=dict(type='str'),
             host=dict(type='str'),
+            action=dict(type='str'),
         )),
         details=dict(type='str'),
         result=dict(type='dict'),
+        refusal=dict(type='str'),
         now=dict(type='str'),
     )

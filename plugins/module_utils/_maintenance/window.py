@@ -457,6 +457,20 @@ def parse_windows(entries, reference):
     return windows, problems
 
 
+def chosen(windows, names):
+    """``(the windows named in ``names``, problems)``; every window when ``names`` is None."""
+    if names is None:
+        return windows, []
+    if not names:
+        return [], ['names is empty: give the names of the windows that count (for example [monthly]), or leave names out for all of them']
+    known = [window.name for window in windows]
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        return [], ['names %s: no window has that name; the windows are %s' % (
+            ', '.join(repr(name[:64]) for name in unknown), ', '.join(known) or 'none')]
+    return [window for window in windows if window.name in names], []
+
+
 def emergency_problems(emergency):
     """Problems with the ``emergency`` option (an unapproved change is a verdict, not a problem)."""
     if emergency is None:
@@ -500,7 +514,10 @@ def validate(params, clock=None):
     problems.extend(emergency_problems(params.get('emergency')))
     if now is None:
         now = current_time(None, zone, clock)
-    problems.extend(parse_windows(window_entries(params), local_naive(now, zone))[1])
+    windows, found = parse_windows(window_entries(params), local_naive(now, zone))
+    problems.extend(found)
+    if not found:
+        problems.extend(chosen(windows, params.get('names'))[1])
     return problems
 
 
@@ -574,6 +591,8 @@ def run(params, clock=None):
     except ValueError as exc:
         raise WindowError(str(exc)) from None
     windows, problems = parse_windows(window_entries(params), local_naive(now, zone))
+    if not problems:
+        windows, problems = chosen(windows, params.get('names'))
     if problems:
         raise WindowError('invalid options: ' + '; '.join(problems))
     upcoming = _option(params, 'upcoming', DEFAULT_UPCOMING)
@@ -613,6 +632,7 @@ def argument_spec():
             duration=dict(type='str', required=True),
             description=dict(type='str'),
         )),
+        names=dict(type='list', elements='str'),
         timezone=dict(type='str', default=DEFAULT_TIMEZONE),
         now=dict(type='str'),
         mode=dict(type='str', choices=list(MODES), default='check'),

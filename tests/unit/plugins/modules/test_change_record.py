@@ -111,7 +111,7 @@ def test_a_symlink_at_the_path_fails_without_a_traceback(tmp_path, capsys):
     ({'change': changed(ticket='INC-1')}, 'module: change.ticket. Supported parameters include: approval_required, approvals'),
     ({'change': CHANGE, 'event': 'started'}, 'invalid options: audit_log is required with event=started'),
     ({'change': CHANGE, 'now': 'later'}, "invalid options: now: cannot read 'later' as a time"),
-    ({'change': CHANGE, 'event': 'deployed'}, 'value of event must be one of: validate, started, completed, failed, rolled_back'),
+    ({'change': CHANGE, 'event': 'deployed'}, 'value of event must be one of: validate, started, step, completed, failed, rolled_back'),
 ])
 def test_bad_input_is_a_clear_message(args, fragment, capsys):
     result = run_main(args, capsys)

@@ -82,7 +82,7 @@ def change(base=None, **fields):
 def params(record=None, **options):
     """The module's params as AnsibleModule gives them (defaults filled)."""
     values = {'change': record if record is not None else change(), 'event': 'validate', 'audit_log': None, 'who': 'tester',
-              'job_id': None, 'context': None, 'details': None, 'result': None, 'now': NOW}
+              'job_id': None, 'context': None, 'details': None, 'result': None, 'refusal': None, 'now': NOW}
     values.update(options)
     return values
 
@@ -318,6 +318,13 @@ def test_an_invalid_change_fails_with_valid_false_and_writes_nothing(tmp_path):
     ({'details': 'x' * 4001}, 'details is 4001 characters long'),
     ({'result': {'blob': 'x' * 20000}}, 'bytes as JSON, more than 16384'),
     ({'result': {'ratio': float('nan')}}, 'result cannot be stored as JSON'),
+    ({'event': 'step', 'audit_log': '/x', 'result': {'status': 'ok'}}, 'context.action is required with event=step'),
+    ({'event': 'step', 'audit_log': '/x', 'context': {'action': 'vacuum'}}, 'result.status is required with event=step'),
+    ({'event': 'step', 'audit_log': '/x', 'context': {'action': 'vacuum'}, 'result': {'status': 'done'}},
+     "must be one of ok, warning, critical, failed, refused, skipped (how the action ended), got 'done'"),
+    ({'refusal': 'outside every window'}, 'refusal is only for an event that is recorded'),
+    ({'event': 'started', 'audit_log': '/x', 'refusal': 'x' * 2001}, 'refusal is 2001 characters long'),
+    ({'event': 'started', 'audit_log': '/x', 'refusal': 'a\nb'}, 'refusal holds a line break'),
 ])
 def test_bad_options_name_the_option(options, fragment):
     problems = cr.validate(params(**options))
@@ -668,3 +675,92 @@ def test_an_emergency_entry_records_its_reason(tmp_path):
     assert result['entry']['emergency'] == {'outside_window': True, 'reason': 'Critical security patch, cannot wait for Sunday'}
     assert result['entry']['category'] == 'emergency' and result['entry']['priority'] == 'critical'
     assert result['msg'].endswith('pass emergency to dsr.ops.maintenance_window')
+
+
+# --- steps of a started change, and refusals given by a guard ----------------------------------------------------------
+
+
+def step(log, action='vacuum_analyze', status='ok', **options):
+    return run(event='step', audit_log=log, context={'play': 'weekly', 'role': None, 'host': None, 'action': action},
+               result=dict({'status': status}, **options.pop('figures', {})), **options)
+
+
+def test_steps_between_start_and_outcome_are_chained_entries_with_their_action_and_status(tmp_path):
+    log = str(tmp_path / 'audit.jsonl')
+    run(event='started', audit_log=log)
+    first = step(log, figures={'operations': 3})
+    assert 'failed' not in first and first['written'] is True
+    assert first['msg'] == 'step vacuum_analyze (ok): change CHG-2025-0042 (normal, medium) recorded in %s (line 2)' % log
+    step(log, action='certificates', status='warning')
+    result = run(event='completed', audit_log=log)
+    assert [(entry['event'], entry['context'].get('action'), (entry['result'] or {}).get('status')) for entry in result['entries']] == [
+        ('started', None, None), ('step', 'vacuum_analyze', 'ok'), ('step', 'certificates', 'warning'), ('completed', None, None)]
+    assert result['entries'][1]['result'] == {'status': 'ok', 'operations': 3}
+    assert scan(log).chain_broken_at is None and scan(log).malformed == 0
+
+
+def test_a_step_without_a_start_is_refused(tmp_path):
+    log = str(tmp_path / 'audit.jsonl')
+    result = step(log)
+    assert result['failed'] is True
+    assert result['msg'].startswith('refused: a step of change CHG-2025-0042 (normal, medium) cannot be recorded: the audit log has '
+                                    'no started entry for it; record event=started')
+    entry = json.loads(lines(log)[0])
+    assert entry['event'] == 'refused' and entry['attempted'] == 'step' and entry['context']['action'] == 'vacuum_analyze'
+
+
+def test_a_step_after_the_outcome_is_refused_until_the_next_start(tmp_path):
+    log = str(tmp_path / 'audit.jsonl')
+    run(event='started', audit_log=log)
+    run(event='completed', audit_log=log)
+    refused = step(log)
+    assert refused['failed'] is True and 'it is already completed since its start at 2025-07-14T18:00' in refused['msg']
+    run(event='started', audit_log=log)
+    assert 'failed' not in step(log)
+
+
+def test_a_refusal_given_by_a_guard_writes_a_refused_entry_and_fails(tmp_path):
+    log = str(tmp_path / 'audit.jsonl')
+    why = 'outside every maintenance window at 2025-07-19T10:00:00+08:00; the next is weekly from 2025-07-20T02:00:00+08:00'
+    result = run(event='started', audit_log=log, refusal=why)
+    assert result['failed'] is True and result['written'] is True
+    assert result['msg'].startswith('refused: change CHG-2025-0042 (normal, medium) cannot be started: outside every maintenance window')
+    entry = json.loads(lines(log)[0])
+    assert entry['event'] == 'refused' and entry['attempted'] == 'started' and entry['details'] == 'started refused: ' + why
+    # the refused start is not a start
+    assert step(log)['failed'] is True
+
+
+def test_a_refusal_in_check_mode_writes_nothing(tmp_path):
+    log = tmp_path / 'audit.jsonl'
+    result = run(event='started', audit_log=str(log), refusal='window too short', check_mode=True)
+    assert result['failed'] is True and result['written'] is False and result['entry']['event'] == 'refused'
+    assert not log.exists()
+
+
+def test_a_step_entry_without_its_action_or_status_is_not_ours():
+    record = cr.validate_change(change(), NOW_UTC)[0]
+    entry = cr.build_entry('step', record, True, [], 'tester', None, context={'action': 'x'}, result={'status': 'ok'}, now=NOW_UTC)
+    assert cr.parse_entry(cr.encode_entry(entry))['event'] == 'step'
+    for broken in ({'context': {}}, {'result': None}, {'result': {'status': 'done'}}):
+        with pytest.raises(cr.EntryError, match='a step entry names its context.action and its result.status'):
+            cr.parse_entry(cr.encode_entry(dict(entry, **broken)))
+
+
+def test_with_context_host_each_host_pairs_its_own_start_steps_and_outcome(tmp_path):
+    log = str(tmp_path / 'audit.jsonl')
+
+    def on(host, event, **options):
+        return run(event=event, audit_log=log, context={'play': 'weekly', 'role': None, 'host': host, 'action': options.pop('action', None)},
+                   **options)
+
+    for host in ('production', 'staging'):
+        assert on(host, 'started')['warnings'] == []
+    assert 'failed' not in on('production', 'step', action='vacuum_analyze', result={'status': 'ok'})
+    assert on('production', 'completed')['warnings'] == []
+    # staging's start is still open: its step and outcome are recorded, without a warning
+    assert 'failed' not in on('staging', 'step', action='vacuum_analyze', result={'status': 'ok'})
+    done = on('staging', 'completed')
+    assert done['warnings'] == [] and len(done['entries']) == 6
+    refused = on('testing', 'step', action='vacuum_analyze', result={'status': 'ok'})
+    assert refused['failed'] is True and 'has no started entry for it on host testing' in refused['msg']

@@ -20,7 +20,7 @@ NIGHTLY_SUNDAY = [{'name': 'sunday', 'rrule': 'FREQ=WEEKLY;BYDAY=SU;BYHOUR=2;BYM
 
 def params(**options):
     """The module's params as AnsibleModule gives them (defaults filled), ``expected_duration`` already in seconds."""
-    values = {'windows': None, 'timezone': 'Asia/Manila', 'now': None, 'mode': 'check', 'expected_duration': None,
+    values = {'windows': None, 'names': None, 'timezone': 'Asia/Manila', 'now': None, 'mode': 'check', 'expected_duration': None,
               'emergency': None, 'upcoming': 3}
     values.update(options)
     return values
@@ -382,3 +382,38 @@ def test_run_refuses_what_validate_refuses():
 @pytest.mark.parametrize('seconds, text', [(30, '30s'), (90, '1m30s'), (5400, '1h30m'), (7200, '2h'), (90000, '1d1h'), (5399.6, '1h30m')])
 def test_human_duration(seconds, text):
     assert window.human_duration(seconds) == text
+
+
+# --- names: only some windows count ----------------------------------------------------------------------------------
+
+
+def test_names_monthly_ignores_the_weekly_window_on_an_ordinary_sunday():
+    result = run(now='2026-01-11T02:30:00', names=['monthly'])
+    assert result['in_window'] is False and result['allowed'] is False
+    assert spans(result)[0] == ('monthly', '2026-02-01T01:00:00+08:00', '2026-02-01T05:00:00+08:00')
+    assert [item['name'] for item in result['next_windows']] == ['monthly'] * 3
+    # every window counts without names: the weekly one is open
+    assert run(now='2026-01-11T02:30:00')['window']['name'] == 'weekly'
+
+
+def test_names_monthly_on_the_first_sunday_is_the_monthly_window():
+    result = run(now='2026-01-04T03:30:00', names=['monthly'], expected_duration=3600)
+    assert result['window']['name'] == 'monthly' and result['allowed'] is True
+
+
+def test_names_weekly_judges_the_time_left_by_the_weekly_window_end():
+    # 03:30 on the first Sunday: 1h30m left in the monthly window, 30m in the weekly one
+    assert run(now='2026-01-04T03:30:00', expected_duration=3600)['allowed'] is True
+    refused = run(now='2026-01-04T03:30:00', names=['weekly'], expected_duration=3600)
+    assert refused['allowed'] is False and "overrun the window's end at 2026-01-04T04:00:00+08:00" in refused['msg']
+
+
+@pytest.mark.parametrize('names, expected', [
+    ([], 'names is empty: give the names of the windows that count'),
+    (['quarterly'], "names 'quarterly': no window has that name; the windows are weekly, monthly"),
+])
+def test_bad_names_are_named(names, expected):
+    problems = window.validate(params(now='2026-01-10T10:00:00', names=names))
+    assert len(problems) == 1 and problems[0].startswith(expected)
+    with pytest.raises(window.WindowError, match='invalid options: names'):
+        window.run(params(now='2026-01-10T10:00:00', names=names))
