@@ -61,4 +61,23 @@ set -e
 [ "$refused" -eq 2 ]
 grep -q 'cannot be started: outside every maintenance window at 2026-12-13T02:30:00+08:00; the next is monthly from 2027-01-03T01:00:00+08:00' "$workdir/monthly-refused.log"
 
+# an approved emergency change that may run outside the windows: on the Saturday, the certificate check alone
+cat > "$workdir/emergency.json" <<'JSON'
+{"maintenance_weekly_actions": ["certificates"],
+ "maintenance_change": {"change_id": "CHG-2026-0107", "title": "Check the certificates after the CA incident", "category": "emergency",
+   "priority": "critical", "requested_by": "security-team", "implementation_date": "2026-12-12",
+   "description": "Check every certificate now", "business_justification": "A CA of ours was revoked",
+   "risk_assessment": "None - read only", "rollback_plan": "Nothing to roll back", "testing_plan": "Run in staging first",
+   "outside_window": true, "emergency_reason": "Cannot wait for Sunday",
+   "approvals": [{"role": "operations-manager", "approver": "jose.reyes", "at": "2026-12-01T09:00:00+08:00"}]}}
+JSON
+"${weekly[@]}" -e "@$workdir/emergency.json" -e maintenance_now=2026-12-12T10:00:00+08:00 "$@" | tee "$workdir/emergency.log"
+grep -q 'allowed by emergency change CHG-2026-0107, approved by jose.reyes' "$workdir/emergency.log"
+grep -q 'maint-it certificates: certificates: ok' "$workdir/emergency.log"
+
+# applying the security updates, rehearsed (check mode: apt simulates; the health checks run for real)
+"${weekly[@]}" --check -e maintenance_change_id=CHG-2026-0108 -e maintenance_now=2026-12-13T02:05:00+08:00 \
+  -e '{"maintenance_weekly_actions": ["security_updates"], "maintenance_apply_updates": true}' "$@" | tee "$workdir/apply.log"
+grep -Eq 'maint-it security_updates: security updates would apply: [0-9]+ on 1 host \(localhost: .*\); health after: ok' "$workdir/apply.log"
+
 ansible-playbook -i "$INVENTORY_PATH" -e "maint_workdir=$workdir" verify.yml "$@"
