@@ -51,7 +51,8 @@ AWX_KUBERNETES_ENVIRONMENT = {'K8S_AUTH_HOST': 'host', 'K8S_AUTH_API_KEY': 'api_
                               'K8S_AUTH_SSL_CA_CERT': 'ca_cert'}
 # the job templates whose operator passes options the survey does not ask (the restore's and the recovery's many options)
 OPERATOR_VARIABLES = {'DSR database restore', 'DSR disaster recovery'}
-CHANGE_ID_TEMPLATES = {'DSR database maintenance', 'DSR database restore', 'DSR disaster recovery'}
+CHANGE_ID_TEMPLATES = {'DSR database maintenance', 'DSR database restore', 'DSR disaster recovery', 'DSR weekly maintenance',
+                       'DSR monthly maintenance'}
 
 
 # ---------------------------------------------------------------- loading and rendering, as Ansible does
@@ -277,10 +278,9 @@ RUNBOOK = [
     ('DSR midday check 12:00', 'DSR midday check', 'daily', (12, 0)),
     ('DSR evening summary 18:00', 'DSR evening summary', 'daily', (18, 0)),
     ('DSR nightly backup 01:00', 'DSR nightly backup', 'daily', (1, 0)),
-    ('DSR weekly maintenance Sunday 02:00', 'DSR database maintenance', 'sundays', (2, 0)),
-    ('DSR monthly maintenance first Sunday 01:00', 'DSR database maintenance', 'first sundays', (1, 0)),
-    ('DSR weekly restore test Sunday 03:00', 'DSR backup verification', 'sundays', (3, 0)),
-    ('DSR monthly DR test first Sunday 02:00', 'DSR disaster recovery test', 'first sundays', (2, 0)),
+    # the monthly maintenance runs the weekly actions on the first Sunday
+    ('DSR weekly maintenance Sunday 02:00', 'DSR weekly maintenance', 'later sundays', (2, 0)),
+    ('DSR monthly maintenance first Sunday 01:00', 'DSR monthly maintenance', 'first sundays', (1, 0)),
 ]
 
 
@@ -294,9 +294,10 @@ def test_the_schedules_run_at_the_runbooks_times(name, template, days, clock):
     if days == 'daily':
         assert NOW < runs[0] <= NOW + datetime.timedelta(days=1)
         assert all((b - a) == datetime.timedelta(days=1) for a, b in zip(runs, runs[1:]))
-    elif days == 'sundays':
-        assert [run.date() for run in runs[:3]] == [datetime.date(2026, 12, 6), datetime.date(2026, 12, 13), datetime.date(2026, 12, 20)]
-        assert all(run.weekday() == 6 for run in runs)
+    elif days == 'later sundays':
+        assert [run.date() for run in runs[:5]] == [datetime.date(2026, 12, 13), datetime.date(2026, 12, 20), datetime.date(2026, 12, 27),
+                                                    datetime.date(2027, 1, 10), datetime.date(2027, 1, 17)]
+        assert all(run.weekday() == 6 and run.day > 7 for run in runs)
     else:
         assert [run.date() for run in runs[:3]] == [datetime.date(2026, 12, 6), datetime.date(2027, 1, 3), datetime.date(2027, 2, 7)]
         assert all(run.weekday() == 6 and run.day <= 7 for run in runs)
@@ -324,12 +325,18 @@ def test_the_maintenance_schedules_open_with_the_maintenance_windows(dsr):
     windows, problems = window.parse_windows(list(window.DEFAULT_WINDOWS), since)
     assert problems == []
     by_name = {w.name: w for w in windows}
-    for name, schedule_name, extra in (('weekly', 'DSR weekly maintenance Sunday 02:00', 'weekly'),
-                                       ('monthly', 'DSR monthly maintenance first Sunday 01:00', 'monthly')):
-        occurrences = by_name[name].occurrences(zone, since)
-        starts = [occurrence.start for occurrence in itertools.islice(occurrences, 12)]
-        assert next_runs(schedule(schedule_name), 12) == starts, name
-        assert schedule(schedule_name)['extra_data']['db_maintenance_schedule'] == extra
+    monthly = [occurrence.start for occurrence in itertools.islice(by_name['monthly'].occurrences(zone, since), 12)]
+    assert next_runs(schedule('DSR monthly maintenance first Sunday 01:00'), 12) == monthly
+    # every weekly window but the one inside the monthly window
+    weekly = [occurrence.start for occurrence in itertools.islice(by_name['weekly'].occurrences(zone, since), 60)]
+    inside_monthly = [start for start in weekly if any(m <= start < m + datetime.timedelta(hours=4) for m in monthly)]
+    assert len(inside_monthly) == 12 and all(start.astimezone(zone).day <= 7 for start in inside_monthly)
+    assert next_runs(schedule('DSR weekly maintenance Sunday 02:00'), 40) == [start for start in weekly if start not in inside_monthly][:40]
+    for schedule_name, template in (('DSR weekly maintenance Sunday 02:00', 'maintenance_weekly.yml'),
+                                    ('DSR monthly maintenance first Sunday 01:00', 'maintenance_monthly.yml')):
+        job = [entry for entry in DATA['dsr_controller_job_templates'] if entry['name'] == schedule(schedule_name)['unified_job_template']]
+        assert job[0]['playbook'].endswith(template)
+        assert set(schedule(schedule_name)['extra_data']) == {'dsr_change_id'}
 
 
 def test_the_monthly_window_starts_on_the_next_three_first_sundays_at_one():
@@ -424,6 +431,7 @@ def test_the_wrappers_resolve_to_the_collections_playbooks(tmp_path, awx):
 
 def test_jobs_that_change_things_never_run_twice_at_once():
     changing = {'DSR database backup', 'DSR backup verification', 'DSR configuration backup', 'DSR database maintenance',
+                'DSR weekly maintenance', 'DSR monthly maintenance',
                 'DSR database restore', 'DSR disaster recovery', 'DSR disaster recovery test', 'DSR incident notice'}
     templates = {entry['name']: entry for entry in DATA['dsr_controller_job_templates']}
     assert changing <= set(templates)
@@ -512,6 +520,8 @@ def test_credentials_are_the_sites_named_ones_one_of_each_kind():
     assert pg['DSR backup verification'] == [names['postgresql_restore_test']]
     for name in ('DSR database maintenance', 'DSR database restore', 'DSR disaster recovery', 'DSR disaster recovery test'):
         assert pg[name] == [names['postgresql_admin']], name
+    for name in ('DSR weekly maintenance', 'DSR monthly maintenance'):
+        assert pg[name] == [names['postgresql_maintenance']], name
     for name in ('DSR morning check', 'DSR midday check', 'DSR evening summary', 'DSR database health', 'DSR incident notice'):
         assert pg[name] == [names['postgresql_monitor']], name
 
