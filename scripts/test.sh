@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole dsr.ops test suite, from a fresh clone, offline but for the package registries.
 #
-#   scripts/test.sh                      # everything: sanity, units, functional, integration, lint
+#   scripts/test.sh                      # everything: sanity, units, functional, integration, molecule, lint
 #   scripts/test.sh --only units         # one stage (repeatable: --only sanity --only lint)
 #   scripts/test.sh --only integration pg_health   # one stage, named integration targets
 #
@@ -27,7 +27,7 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-[ ${#stages[@]} -gt 0 ] || stages=(sanity units functional integration lint)
+[ ${#stages[@]} -gt 0 ] || stages=(sanity units functional integration molecule lint)
 
 dsr_install_system_packages
 dsr_venv "$repo/tests/requirements.txt"
@@ -68,7 +68,7 @@ run_stage() {
 
 needs_harness=0
 for s in "${stages[@]}"; do
-  case "$s" in functional|integration) needs_harness=1 ;; esac
+  case "$s" in functional|integration|molecule) needs_harness=1 ;; esac
 done
 if [ "$needs_harness" = 1 ]; then
   trap '"$DSR_PYTHON" "$repo/tests/harness/dsr_harness.py" down --dir "$harness" || true' EXIT
@@ -86,6 +86,11 @@ for s in "${stages[@]}"; do
     units) run_stage units ansible-test units --python "$DSR_PYTHON_VERSION" --color no ;;
     functional) run_stage functional "$DSR_PYTHON" -m pytest -p no:cacheprovider tests/functional -q ;;
     integration) run_stage integration ansible-test integration --python "$DSR_PYTHON_VERSION" --color no "${targets[@]}" ;;
+    # one scenario per role (extensions/molecule), on localhost against the same servers; no prerun (see its config.yml).
+    # ANSIBLE_HOME in the work directory: molecule keeps each scenario's state (prepared, converged) under it, and a state
+    # left by an earlier run would skip this run's prepare
+    molecule) run_stage molecule env ANSIBLE_COLLECTIONS_PATH="$work" ANSIBLE_HOME="$work/ansible-home" NO_COLOR=1 \
+                DSR_INTEGRATION_CONFIG="$tree/tests/integration/integration_config.yml" molecule test --all ;;
     lint) run_stage lint env ANSIBLE_COLLECTIONS_PATH="$work:$DSR_AWX_COLLECTIONS" ansible-lint --offline --profile production ;;
     *) echo "unknown stage $s" >&2; exit 2 ;;
   esac
