@@ -80,4 +80,14 @@ grep -q 'maint-it certificates: certificates: ok' "$workdir/emergency.log"
   -e '{"maintenance_weekly_actions": ["security_updates"], "maintenance_apply_updates": true}' "$@" | tee "$workdir/apply.log"
 grep -Eq 'maint-it security_updates: security updates would apply: [0-9]+ on 1 host \(localhost: .*\); health after: ok' "$workdir/apply.log"
 
+# a machine that cannot be reached fails its action, not the run: the outcome is still recorded (failed)
+set +e
+"${weekly[@]}" -e maintenance_change_id=CHG-2026-0109 -e maintenance_now=2026-12-13T02:05:00+08:00 \
+  -e '{"maintenance_weekly_actions": ["security_updates", "certificates"], "maintenance_patch_hosts": ["localhost", "unreachable-it"]}' \
+  "$@" | tee "$workdir/unreachable.log"
+unreachable=${PIPESTATUS[0]}
+set -e
+[ "$unreachable" -eq 2 ]
+grep -q 'maint-it security_updates: failed: maintenance: cannot reach unreachable-it to list its updates' "$workdir/unreachable.log"
+
 ansible-playbook -i "$INVENTORY_PATH" -e "maint_workdir=$workdir" verify.yml "$@"
