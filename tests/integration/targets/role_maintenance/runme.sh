@@ -16,12 +16,19 @@ inventory="$workdir/inventory.yml"
 weekly=(ansible-playbook -i "$inventory" dsr.ops.maintenance_weekly)
 monthly=(ansible-playbook -i "$inventory" dsr.ops.maintenance_monthly)
 
+# refused <log> <command...>: run a play that must fail on a host (exit code 2), its output kept in <log>
+refused() {
+  local log=$1 rc
+  shift
+  set +e
+  "$@" | tee "$log"
+  rc=${PIPESTATUS[0]}
+  set -e
+  [ "$rc" -eq 2 ]
+}
+
 # Saturday 10:00 in Manila: refused at the start, the play fails (exit code 2: a host failed)
-set +e
-"${weekly[@]}" -e maintenance_change_id=CHG-2026-0101 -e maintenance_now=2026-12-12T10:00:00+08:00 "$@" | tee "$workdir/saturday.log"
-saturday=${PIPESTATUS[0]}
-set -e
-[ "$saturday" -eq 2 ]
+refused "$workdir/saturday.log" "${weekly[@]}" -e maintenance_change_id=CHG-2026-0101 -e maintenance_now=2026-12-12T10:00:00+08:00 "$@"
 grep -q 'refused: change CHG-2026-0101 (standard, low) cannot be started: outside every maintenance window at 2026-12-12T10:00:00+08:00; the next is weekly from 2026-12-13T02:00:00+08:00' "$workdir/saturday.log"
 ! grep -q 'VACUUM' "$workdir/saturday.log"
 
@@ -38,11 +45,7 @@ grep -q 'maint-it cleanup: cleanup deleted 3 files' "$workdir/weekly.log"
 grep -Eq 'maint-it security_updates: security updates pending: ' "$workdir/weekly.log"
 
 # Sunday 03:50: ten minutes left - the 20, 30 and 40 minute actions are refused, the 5 minute ones run; recorded as failed
-set +e
-"${weekly[@]}" -e maintenance_change_id=CHG-2026-0104 -e maintenance_now=2026-12-13T03:50:00+08:00 "$@" | tee "$workdir/late.log"
-late=${PIPESTATUS[0]}
-set -e
-[ "$late" -eq 2 ]
+refused "$workdir/late.log" "${weekly[@]}" -e maintenance_change_id=CHG-2026-0104 -e maintenance_now=2026-12-13T03:50:00+08:00 "$@"
 grep -q "maint-it vacuum_analyze: inside maintenance window weekly (2026-12-13T02:00:00+08:00 to 2026-12-13T04:00:00+08:00), 10m left: expected_duration 30m would overrun the window's end at 2026-12-13T04:00:00+08:00" "$workdir/late.log"
 grep -q 'weekly maintenance of maint-it (CHG-2026-0104) is recorded as failed: security_updates refused' "$workdir/late.log"
 
@@ -54,11 +57,7 @@ grep -q 'maint-it dr_drill: skipped: not configured (maintenance_dr_source_envir
 grep -q 'maint-it capacity_review: capacity review: the database grows 1.0 MiB a day; the disk threshold is 60 days away (under 90): plan storage' "$workdir/monthly.log"
 
 # the second Sunday 02:30 is inside the weekly window, not the monthly one: the monthly maintenance is refused
-set +e
-"${monthly[@]}" -e maintenance_change_id=CHG-2026-0106 -e maintenance_now=2026-12-13T02:30:00+08:00 "$@" | tee "$workdir/monthly-refused.log"
-refused=${PIPESTATUS[0]}
-set -e
-[ "$refused" -eq 2 ]
+refused "$workdir/monthly-refused.log" "${monthly[@]}" -e maintenance_change_id=CHG-2026-0106 -e maintenance_now=2026-12-13T02:30:00+08:00 "$@"
 grep -q 'cannot be started: outside every maintenance window at 2026-12-13T02:30:00+08:00; the next is monthly from 2027-01-03T01:00:00+08:00' "$workdir/monthly-refused.log"
 
 # an approved emergency change that may run outside the windows: on the Saturday, the certificate check alone
@@ -81,13 +80,9 @@ grep -q 'maint-it certificates: certificates: ok' "$workdir/emergency.log"
 grep -Eq 'maint-it security_updates: security updates would apply: [0-9]+ on 1 host \(localhost: .*\); health after: ok' "$workdir/apply.log"
 
 # a machine that cannot be reached fails its action, not the run: the outcome is still recorded (failed)
-set +e
-"${weekly[@]}" -e maintenance_change_id=CHG-2026-0109 -e maintenance_now=2026-12-13T02:05:00+08:00 \
+refused "$workdir/unreachable.log" "${weekly[@]}" -e maintenance_change_id=CHG-2026-0109 -e maintenance_now=2026-12-13T02:05:00+08:00 \
   -e '{"maintenance_weekly_actions": ["security_updates", "certificates"], "maintenance_patch_hosts": ["localhost", "unreachable-it"]}' \
-  "$@" | tee "$workdir/unreachable.log"
-unreachable=${PIPESTATUS[0]}
-set -e
-[ "$unreachable" -eq 2 ]
+  "$@"
 grep -q 'maint-it security_updates: failed: maintenance: cannot reach unreachable-it to list its updates' "$workdir/unreachable.log"
 
 ansible-playbook -i "$INVENTORY_PATH" -e "maint_workdir=$workdir" verify.yml "$@"
